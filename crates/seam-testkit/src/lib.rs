@@ -1,0 +1,1 @@
+//! Test harness: required-service checks, isolated databases, test log capture. Dev-dependency only.
