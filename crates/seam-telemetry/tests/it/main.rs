@@ -1,0 +1,5 @@
+//! Integration tests of seam-telemetry.
+
+mod port_metrics;
+mod prometheus;
+mod propagation;
