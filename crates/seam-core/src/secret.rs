@@ -81,9 +81,56 @@ impl<T: Zeroize> Serialize for Secret<T> {
     }
 }
 
-impl<'de, T: Zeroize + Deserialize<'de>> Deserialize<'de> for Secret<T> {
+impl<'de> Deserialize<'de> for Secret<String> {
+    /// Accepts a string, and also an integer or a boolean as its text: layered config
+    /// (environment variables in particular) may have parsed a password such as
+    /// `12345` as a number before it reaches the secret.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        T::deserialize(deserializer).map(Self)
+        deserializer.deserialize_any(LenientString).map(Self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret<Vec<u8>> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<u8>::deserialize(deserializer).map(Self)
+    }
+}
+
+struct LenientString;
+
+impl serde::de::Visitor<'_> for LenientString {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string (quote values that look like decimals)")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<String, E> {
+        Ok(value.to_owned())
+    }
+
+    fn visit_string<E: serde::de::Error>(self, value: String) -> Result<String, E> {
+        Ok(value)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<String, E> {
+        Ok(value.to_string())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<String, E> {
+        Ok(value.to_string())
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, value: i128) -> Result<String, E> {
+        Ok(value.to_string())
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, value: u128) -> Result<String, E> {
+        Ok(value.to_string())
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<String, E> {
+        Ok(value.to_string())
     }
 }
 
@@ -128,6 +175,15 @@ mod tests {
             assert!(!shown.contains("hunter2"), "leaked: {shown}");
             assert!(shown.contains(REDACTED), "not marked: {shown}");
         }
+    }
+
+    #[test]
+    fn numbers_and_booleans_are_read_as_their_text() {
+        let from_number: SecretString = serde_json::from_str("12345").unwrap();
+        assert_eq!(from_number.expose_secret(), "12345");
+        let from_bool: SecretString = serde_json::from_str("true").unwrap();
+        assert_eq!(from_bool.expose_secret(), "true");
+        assert!(serde_json::from_str::<SecretString>("1.5").is_err());
     }
 
     #[test]

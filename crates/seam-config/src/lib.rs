@@ -1,0 +1,25 @@
+//! Layered, typed configuration.
+//!
+//! A [`ConfigLoader`] merges, later layers winning:
+//!
+//! 1. compiled-in defaults (the type's [`Default`]), so a service runs with no files;
+//! 2. `config/default.toml`, if present;
+//! 3. `config/<SEAM_ENV>.toml` when `SEAM_ENV` is set (then the file must exist);
+//! 4. `SEAM_*` environment variables, with `__` between levels:
+//!    `SEAM_SERVER__PORT=9000` sets `server.port`.
+//!
+//! The folder is `config` under the working directory unless `SEAM_CONFIG_DIR` says
+//! otherwise. A wrong or missing value fails at start-up with a [`ConfigError`] that
+//! names the key, what was expected and where the value came from.
+//!
+//! [`Settings`] is the configuration of the Seam services. Backend choices are enums
+//! (for example [`DatabaseBackend`]); the one place that matches them to adapters is
+//! the services' composition module, not this crate.
+
+mod error;
+mod loader;
+mod settings;
+
+pub use error::ConfigError;
+pub use loader::{CONFIG_DIR_VAR, ConfigLoader, ENV_PREFIX, ENVIRONMENT_VAR, Validate};
+pub use settings::{DatabaseBackend, DatabaseSettings, ServerSettings, Settings, WorkerSettings};
