@@ -89,7 +89,7 @@ impl<E> ResilienceError<E> {
     /// The kind of a policy rejection, or `None` when the call itself failed.
     ///
     /// Unlike [`Classify::kind`] this needs no `E: Classify`, so it also works on the
-    /// `ResilienceError<Infallible>` handed to [`ResilienceError::unwrap_or_else`].
+    /// `ResilienceError<Infallible>` handed to [`ResilienceError::into_inner_or_else`].
     pub fn rejection_kind(&self) -> Option<ErrorKind> {
         match self {
             Self::Inner(_) => None,
@@ -136,7 +136,7 @@ impl<E> ResilienceError<E> {
     }
 
     /// Converts into a port's own error: the call's error as it is, a rejection through `f`.
-    pub fn unwrap_or_else<F>(self, f: F) -> E
+    pub fn into_inner_or_else<F>(self, f: F) -> E
     where
         F: FnOnce(ResilienceError<std::convert::Infallible>) -> E,
     {
@@ -259,20 +259,22 @@ mod tests {
     }
 
     #[test]
-    fn unwrap_or_else_maps_rejections_into_the_port_error() {
+    fn into_inner_or_else_maps_rejections_into_the_port_error() {
         #[derive(Debug, PartialEq)]
         enum PortError {
             Call,
             Refused(ErrorKind),
         }
-        let mapped = ResilienceError::Inner(PortError::Call).unwrap_or_else(|r| {
+        let mapped = ResilienceError::Inner(PortError::Call).into_inner_or_else(|r| {
             PortError::Refused(r.rejection_kind().unwrap_or(ErrorKind::Internal))
         });
         assert_eq!(mapped, PortError::Call);
         let mapped = ResilienceError::<PortError>::Timeout {
             after: Duration::from_secs(1),
         }
-        .unwrap_or_else(|r| PortError::Refused(r.rejection_kind().unwrap_or(ErrorKind::Internal)));
+        .into_inner_or_else(|r| {
+            PortError::Refused(r.rejection_kind().unwrap_or(ErrorKind::Internal))
+        });
         assert_eq!(mapped, PortError::Refused(ErrorKind::Timeout));
     }
 }
