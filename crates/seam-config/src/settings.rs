@@ -229,6 +229,9 @@ pub struct DatabaseSettings {
     /// How long to wait for a free connection before failing.
     #[serde(with = "humantime_serde")]
     pub acquire_timeout: Duration,
+    /// How long a SQLite connection waits for another writer before failing (SQLite only).
+    #[serde(with = "humantime_serde")]
+    pub sqlite_busy_timeout: Duration,
 }
 
 impl Default for DatabaseSettings {
@@ -239,6 +242,7 @@ impl Default for DatabaseSettings {
             max_connections: 10,
             min_connections: 0,
             acquire_timeout: Duration::from_secs(5),
+            sqlite_busy_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -283,6 +287,9 @@ impl DatabaseSettings {
                 "`database.min_connections` ({}) must not exceed `database.max_connections` ({})",
                 self.min_connections, self.max_connections
             ));
+        }
+        if self.sqlite_busy_timeout.is_zero() && self.backend == DatabaseBackend::Sqlite {
+            problems.push("`database.sqlite_busy_timeout`: must be greater than zero".to_owned());
         }
         if self.acquire_timeout.is_zero() {
             problems.push("`database.acquire_timeout`: must be greater than zero".to_owned());

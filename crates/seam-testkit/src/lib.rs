@@ -23,6 +23,7 @@
 
 mod logging;
 mod postgres;
+pub mod process;
 mod services;
 mod sqlite;
 

@@ -1,0 +1,134 @@
+//! The Seam HTTP API as a library: [`Application::build`] then
+//! [`Application::run_until_stopped`]. `main.rs` only loads settings and telemetry.
+//!
+//! Tests build the application on port 0 and talk HTTP to it.
+
+mod problem;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, StatusCode};
+use seam_wiring::{Infrastructure, Settings, StartupError};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use problem::Problem;
+
+/// The header carrying the request id, set when the client sent none.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A built API server, bound and ready to run.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    infrastructure: Infrastructure,
+    shutdown: CancellationToken,
+    shutdown_timeout: Duration,
+}
+
+impl Application {
+    /// Connects the dependencies the settings name, binds `server.host:server.port`
+    /// (port 0 picks a free one) and builds the routes.
+    ///
+    /// # Errors
+    ///
+    /// [`StartupError`] when a dependency cannot be set up or the port is taken.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let infrastructure = Infrastructure::build(settings).await?;
+        let server = &infrastructure.settings.server;
+        let listener = seam_wiring::bind(server.address()).await?;
+        let router = router(&infrastructure);
+        Ok(Self {
+            listener,
+            shutdown_timeout: server.shutdown_timeout,
+            router,
+            infrastructure,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has a local address")
+    }
+
+    /// Cancelling this token shuts the server down gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then stops accepting connections,
+    /// lets in-flight requests finish (up to `server.shutdown_timeout`), stops the
+    /// background work and closes the database.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error from the listener.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self {
+            listener,
+            router,
+            infrastructure,
+            shutdown,
+            shutdown_timeout,
+        } = self;
+        let health_task = infrastructure.spawn_health_checks(shutdown.child_token());
+        tracing::info!(address = %listener.local_addr()?, "API listening");
+
+        let result = seam_wiring::serve(listener, router, shutdown.clone(), shutdown_timeout).await;
+        shutdown.cancel();
+        infrastructure.close(health_task).await;
+        tracing::info!("API stopped");
+        result
+    }
+}
+
+/// The API's routes and middleware.
+fn router(infrastructure: &Infrastructure) -> Router {
+    let server = &infrastructure.settings.server;
+    let middleware = ServiceBuilder::new()
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            http::header::AUTHORIZATION,
+            http::header::COOKIE,
+        ]))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!(
+                    "http_request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request_id,
+                )
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(CatchPanicLayer::custom(problem::panic_response))
+        .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            server.request_timeout,
+        ));
+
+    seam_wiring::ops_router(infrastructure.health.clone())
+        .fallback(problem::not_found)
+        .method_not_allowed_fallback(problem::method_not_allowed)
+        .layer(middleware)
+}
