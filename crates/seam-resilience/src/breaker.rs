@@ -8,10 +8,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use seam_core::{Classify, ErrorKind, Health, HealthCheck, SharedClock};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::config::{ConfigError, duration};
+use crate::config::ConfigError;
 use crate::error::ResilienceError;
 use crate::window::SlidingWindow;
 
@@ -23,13 +23,13 @@ use crate::window::SlidingWindow;
 ///   `failure_rate_threshold` %, or
 /// - at least `minimum_calls` calls were seen and the share of calls slower than
 ///   `slow_call_duration` reached `slow_call_rate_threshold` %.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CircuitBreakerConfig {
     /// Whether a [`Pipeline`](crate::Pipeline) built from config has a breaker. Default `true`.
     pub enabled: bool,
     /// How far back outcomes are counted, in whole seconds. Default 60 s.
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub window: Duration,
     /// Open after this many failures within the window, whatever the traffic (the classic
     /// "5 failures in 60 s"). Default none: a fixed count trips too easily on a busy
@@ -40,12 +40,12 @@ pub struct CircuitBreakerConfig {
     /// Calls needed in the window before the rates are trusted. Default 10.
     pub minimum_calls: u32,
     /// A call that takes longer than this is slow. Default 10 s.
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub slow_call_duration: Duration,
     /// Open when at least this % of the calls in the window were slow. Default 100.
     pub slow_call_rate_threshold: f64,
     /// How long the circuit stays open before letting trial calls through. Default 30 s.
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub open_duration: Duration,
     /// Trial calls let through when half-open; all must succeed to close. Default 3.
     pub half_open_max_calls: u32,

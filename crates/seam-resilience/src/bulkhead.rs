@@ -4,14 +4,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::config::{ConfigError, duration};
+use crate::config::ConfigError;
 use crate::error::ResilienceError;
 
 /// How a [`Bulkhead`] behaves.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BulkheadConfig {
     /// Whether a [`Pipeline`](crate::Pipeline) built from config has a bulkhead.
@@ -21,7 +21,7 @@ pub struct BulkheadConfig {
     pub max_concurrent: usize,
     /// How long a call beyond the limit waits for a slot before it is rejected;
     /// zero rejects at once. Default 0.
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub max_wait: Duration,
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::breaker::CircuitBreakerConfig;
 use crate::bulkhead::BulkheadConfig;
@@ -35,17 +35,17 @@ impl ConfigError {
 }
 
 /// The timeouts of a pipeline.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TimeoutConfig {
     /// Whether the overall timeout applies. Default `true`.
     pub enabled: bool,
     /// The limit on the whole call, retries and backoff included. Default 30 s.
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub total: Duration,
     /// A limit on each attempt, inside the circuit breaker, so that a hung attempt
     /// counts as a failure and can be retried. Default none.
-    #[serde(with = "option_duration")]
+    #[serde(default, with = "humantime_serde::option")]
     pub per_attempt: Option<Duration>,
 }
 
@@ -98,7 +98,7 @@ impl TimeoutConfig {
 /// config.validate().unwrap();
 /// assert_eq!(config.retry.max_attempts, 4);
 /// ```
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResilienceConfig {
     /// Overall and per-attempt timeouts.
@@ -137,100 +137,9 @@ impl ResilienceConfig {
     }
 }
 
-/// Parses a duration such as `"250ms"`, `"30s"`, `"1m30s"`, `"1.5s"` or `"0"`.
-///
-/// Units: `ns`, `us`, `ms`, `s`, `m`, `h`, `d`. A bare number is accepted only for zero,
-/// because a unitless non-zero duration in a config file is a bug waiting to happen.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if text.is_empty() {
-        return Err("empty duration".to_owned());
-    }
-    let mut total = 0f64;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("{text:?}: missing unit (use ms, s, m, h ...)"))?;
-        if number_len == 0 {
-            return Err(format!("{text:?}: expected a number before the unit"));
-        }
-        let number: f64 = rest[..number_len]
-            .parse()
-            .map_err(|_| format!("{text:?}: bad number {:?}", &rest[..number_len]))?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds_per_unit = match rest[..unit_len].trim() {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" | "sec" | "secs" => 1.0,
-            "m" | "min" | "mins" => 60.0,
-            "h" | "hr" | "hours" => 3600.0,
-            "d" | "days" => 86_400.0,
-            unit => return Err(format!("{text:?}: unknown unit {unit:?}")),
-        };
-        total += number * seconds_per_unit;
-        rest = &rest[unit_len..];
-    }
-    Duration::try_from_secs_f64(total).map_err(|e| format!("{text:?}: {e}"))
-}
-
-/// Serde support for `Duration` fields written as `"30s"`; see [`parse_duration`].
-pub(crate) mod duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        super::parse_duration(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// Serde support for `Option<Duration>` fields written as `"30s"`.
-pub(crate) mod option_duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        let text = String::deserialize(d)?;
-        super::parse_duration(&text)
-            .map(Some)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_human_durations() {
-        let cases = [
-            ("0", Duration::ZERO),
-            ("250ms", Duration::from_millis(250)),
-            ("30s", Duration::from_secs(30)),
-            ("1m30s", Duration::from_secs(90)),
-            ("1.5s", Duration::from_millis(1500)),
-            ("2h", Duration::from_secs(7200)),
-            ("10us", Duration::from_micros(10)),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(parse_duration(text), Ok(expected), "{text}");
-        }
-        for bad in ["", "10", "s", "5 parsecs", "1..2s"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} should not parse");
-        }
-    }
 
     #[test]
     fn defaults_are_valid() {
@@ -271,8 +180,13 @@ mod tests {
     fn unknown_fields_and_bad_durations_are_refused() {
         let error = toml::from_str::<ResilienceConfig>("[retry]\nmax_atempts = 3\n").unwrap_err();
         assert!(error.to_string().contains("max_atempts"), "{error}");
+        // A unitless duration is refused rather than guessed.
         let error = toml::from_str::<ResilienceConfig>("[timeout]\ntotal = \"30\"\n").unwrap_err();
-        assert!(error.to_string().contains("missing unit"), "{error}");
+        assert!(error.to_string().contains("expected a duration"), "{error}");
+        let config: ResilienceConfig =
+            toml::from_str("[timeout]\ntotal = \"1m 30s\"\nper_attempt = \"250ms\"\n").unwrap();
+        assert_eq!(config.timeout.total, Duration::from_secs(90));
+        assert_eq!(config.timeout.per_attempt, Some(Duration::from_millis(250)));
     }
 
     #[test]

@@ -98,7 +98,7 @@ pub use breaker::{
     Permit, Rejected, TransitionReason,
 };
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit};
-pub use config::{ConfigError, ResilienceConfig, TimeoutConfig, parse_duration};
+pub use config::{ConfigError, ResilienceConfig, TimeoutConfig};
 pub use error::ResilienceError;
 pub use fallback::{Answered, Fallback};
 pub use layer::{ResilienceLayer, ResilienceService};

@@ -11,13 +11,13 @@ use governor::clock::{Clock as GovernorClock, ReasonablyRealtime};
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use seam_core::SharedClock;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, duration};
+use crate::config::ConfigError;
 use crate::error::ResilienceError;
 
 /// How a [`RateLimiter`] behaves: `permits` per `period`, with bursts of up to `burst`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// Whether a [`Pipeline`](crate::Pipeline) built from config has a rate limiter.
@@ -26,12 +26,12 @@ pub struct RateLimitConfig {
     /// Calls allowed per period, on average. Default 100.
     pub permits: u32,
     /// The period. Default 1 s.
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub period: Duration,
     /// Calls allowed at once after a quiet spell; default (none) is `permits`.
     pub burst: Option<u32>,
     /// How long a call may wait for its turn; zero rejects at once. Default 0.
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub max_wait: Duration,
 }
 

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use seam_core::{Classify, SharedClock};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, duration};
+use crate::config::ConfigError;
 use crate::window::SlidingWindow;
 
 /// How a [`Retry`] behaves; see each field for its default.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetryConfig {
     /// Whether a [`Pipeline`](crate::Pipeline) built from config retries. Default `true`.
@@ -22,14 +22,14 @@ pub struct RetryConfig {
     /// Attempts in all, the first one included; 1 means never retry. Default 3.
     pub max_attempts: u32,
     /// The backoff before the first retry, before jitter. Default 100 ms.
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub base_delay: Duration,
     /// The cap on a single backoff, before jitter. Default 10 s.
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub max_delay: Duration,
     /// No retry is started if it could not begin within this time of the first attempt.
     /// Default 30 s.
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub max_elapsed: Duration,
     /// The retry budget. Enabled by default.
     pub budget: RetryBudgetConfig,
@@ -79,13 +79,13 @@ impl RetryConfig {
 /// `min_retries_per_second` for each second of the window, as in Finagle's and tower's
 /// budgets: a struggling upstream sees at most `1 + retry_ratio` times its normal load,
 /// yet a quiet client can still retry its occasional failure.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetryBudgetConfig {
     /// Whether retries are limited by a budget. Default `true`.
     pub enabled: bool,
     /// How far back calls and retries are counted, in whole seconds. Default 10 s.
-    #[serde(with = "duration")]
+    #[serde(with = "humantime_serde")]
     pub window: Duration,
     /// Retries allowed per call made, between 0 and 1000. Default 0.2.
     pub retry_ratio: f64,
