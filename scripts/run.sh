@@ -15,7 +15,8 @@ stop() {
   kill -TERM "$api" "$worker" 2>/dev/null || true
   wait "$api" "$worker" 2>/dev/null || true
 }
-trap stop INT TERM
+# Ctrl-C or SIGTERM: a requested stop, so a clean exit once both have stopped.
+trap 'stop; exit 0' INT TERM
 
 # Exit when either process exits, stopping the other.
 status=0

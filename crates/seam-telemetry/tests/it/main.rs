@@ -1,5 +1,6 @@
 //! Integration tests of seam-telemetry.
 
+mod otlp;
 mod port_metrics;
 mod prometheus;
 mod propagation;
