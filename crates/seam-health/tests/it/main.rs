@@ -1,5 +1,6 @@
 //! Integration tests of seam-health: the registry and its routes.
 
+mod breaker;
 mod registry;
 mod routes;
 
