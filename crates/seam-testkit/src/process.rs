@@ -1,11 +1,15 @@
 //! Running a service binary as a child process, for end-to-end tests.
 //!
+//! In an integration test of a binary crate, `env!("CARGO_BIN_EXE_<name>")` gives the
+//! binary's path:
+//!
 //! ```no_run
 //! # use std::time::Duration;
 //! use seam_testkit::process::ServiceProcess;
 //!
+//! # let binary = "target/debug/seam-api";
 //! let api = ServiceProcess::start(
-//!     env!("CARGO_BIN_EXE_seam-api"),
+//!     binary, // env!("CARGO_BIN_EXE_seam-api")
 //!     [("SEAM_SERVER__PORT", "0")],
 //!     "seam-api listening on ",
 //! );
