@@ -117,7 +117,10 @@ async fn in_memory_sqlite_works_and_migrates() {
     let db = Database::connect(&SqlConfig::new("sqlite::memory:"))
         .await
         .unwrap();
-    assert_eq!(db.migrate_up().await.unwrap(), vec![1, 2]);
+    assert_eq!(
+        db.migrate_up().await.unwrap(),
+        seam_sql::known_versions(seam_sql::Backend::Sqlite)
+    );
     db.seed().await.unwrap();
     db.close().await;
 }

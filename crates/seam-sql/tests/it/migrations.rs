@@ -17,11 +17,11 @@ on_both_backends!(
 
 async fn up_is_idempotent_and_down_undoes_everything(db: &Database) {
     let all = known_versions(db.backend());
-    assert_eq!(all, vec![1, 2]);
+    assert_eq!(all[..2], [1, 2], "0001 and 0002 come first");
 
     // Status on a database never migrated: all pending, and reading created nothing.
     let status = db.migration_status().await.unwrap();
-    assert_eq!(status.len(), 2);
+    assert_eq!(status.len(), all.len());
     assert!(
         status
             .iter()
@@ -68,11 +68,11 @@ async fn up_is_idempotent_and_down_undoes_everything(db: &Database) {
     assert_eq!(db.migrate_down(None).await.unwrap(), Vec::<i64>::new());
     assert!(matches!(
         db.ensure_migrated().await,
-        Err(Error::PendingMigrations { pending }) if pending == vec![1, 2]
+        Err(Error::PendingMigrations { pending }) if pending == all
     ));
 
     // And up again works from there.
-    assert_eq!(db.migrate_up().await.unwrap(), vec![1, 2]);
+    assert_eq!(db.migrate_up().await.unwrap(), all);
     for table in SCHEMA_TABLES {
         assert!(
             table_exists(db, table).await,
@@ -85,7 +85,12 @@ async fn up_is_idempotent_and_down_undoes_everything(db: &Database) {
 
 async fn down_to_a_version_keeps_the_older_ones(db: &Database) {
     db.migrate_up().await.unwrap();
-    assert_eq!(db.migrate_down(Some(1)).await.unwrap(), vec![2]);
+    let newer_first: Vec<i64> = known_versions(db.backend())[1..]
+        .iter()
+        .rev()
+        .copied()
+        .collect();
+    assert_eq!(db.migrate_down(Some(1)).await.unwrap(), newer_first);
     assert!(table_exists(db, "users").await);
     assert!(!table_exists(db, "products").await);
     assert!(!table_exists(db, "inventory").await);
@@ -96,19 +101,28 @@ async fn down_to_a_version_keeps_the_older_ones(db: &Database) {
         .iter()
         .map(|m| (m.version, m.applied))
         .collect();
-    assert_eq!(applied, vec![(1, true), (2, false)]);
+    assert_eq!(applied[0], (1, true));
+    assert!(
+        applied[1..].iter().all(|(_, applied)| !applied),
+        "{applied:?}"
+    );
 
     // Already there: nothing to do.
     assert_eq!(db.migrate_down(Some(1)).await.unwrap(), Vec::<i64>::new());
-    assert_eq!(db.migrate_up().await.unwrap(), vec![2]);
+    assert_eq!(
+        db.migrate_up().await.unwrap(),
+        known_versions(db.backend())[1..].to_vec()
+    );
 }
 
 async fn down_to_an_unknown_version_is_refused(db: &Database) {
     db.migrate_up().await.unwrap();
-    for target in [42, -1, 3] {
+    let all = known_versions(db.backend());
+    let past_the_newest = all.last().unwrap() + 1;
+    for target in [4242, -1, past_the_newest] {
         let error = db.migrate_down(Some(target)).await.unwrap_err();
         assert!(
-            matches!(&error, Error::UnknownVersion { version, known } if *version == target && known == &vec![1, 2]),
+            matches!(&error, Error::UnknownVersion { version, known } if *version == target && known == &all),
             "{error:?}"
         );
         assert_eq!(error.kind(), ErrorKind::Invalid);
@@ -272,6 +286,9 @@ async fn concurrent_postgres_migrations_apply_once() {
     let (a, b) = tokio::join!(test.db.migrate_up(), other.migrate_up());
     let mut outcomes = vec![a.unwrap(), b.unwrap()];
     outcomes.sort();
-    assert_eq!(outcomes, vec![vec![], vec![1, 2]]);
+    assert_eq!(
+        outcomes,
+        vec![vec![], known_versions(seam_sql::Backend::Postgres)]
+    );
     test.cleanup().await;
 }
