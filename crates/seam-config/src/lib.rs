@@ -17,9 +17,14 @@
 //! the services' composition module, not this crate.
 
 mod error;
+mod integrations;
 mod loader;
 mod settings;
 
 pub use error::ConfigError;
+pub use integrations::{
+    AmqpQueueType, AmqpSettings, CacheBackend, CacheSettings, EmailBackend, EmailSettings,
+    QueueBackend, QueueSettings, SendgridSettings, SmtpSecurity, SmtpSettings,
+};
 pub use loader::{CONFIG_DIR_VAR, ConfigLoader, ENV_PREFIX, ENVIRONMENT_VAR, Validate};
 pub use settings::{DatabaseBackend, DatabaseSettings, ServerSettings, Settings, WorkerSettings};

@@ -3,8 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
-use serde::Serialize;
+use figment::providers::{Env, Format, Toml};
 use serde::de::DeserializeOwned;
 
 use crate::error::ConfigError;
@@ -23,6 +22,9 @@ pub trait Validate {
 }
 
 /// Loads a typed configuration from the layers described in the crate docs.
+///
+/// The compiled-in defaults are the target type's: give it `#[serde(default)]` (on
+/// every nested struct too) so that any key left out keeps its `Default`.
 #[derive(Debug, Clone)]
 pub struct ConfigLoader {
     dir: PathBuf,
@@ -86,9 +88,11 @@ impl ConfigLoader {
     ///
     /// [`ConfigError::MissingEnvironmentFile`] when the overlay named by the
     /// environment does not exist.
-    pub fn figment<T: Serialize + Default>(&self) -> Result<Figment, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(T::default()))
-            .merge(Toml::file(self.dir.join("default.toml")));
+    pub fn figment(&self) -> Result<Figment, ConfigError> {
+        // Compiled-in defaults are not a figment layer: the target types carry
+        // `#[serde(default)]`, so missing keys take their `Default`. (Serialising the
+        // defaults into a layer would turn every default secret into "[REDACTED]".)
+        let mut figment = Figment::new().merge(Toml::file(self.dir.join("default.toml")));
         if let Some(environment) = &self.environment {
             let path = self.dir.join(format!("{environment}.toml"));
             if !path.is_file() {
@@ -119,10 +123,10 @@ impl ConfigLoader {
     /// [`ConfigLoader::figment`].
     pub fn load<T>(&self) -> Result<T, ConfigError>
     where
-        T: Serialize + DeserializeOwned + Default + Validate,
+        T: DeserializeOwned + Validate,
     {
         let value: T = self
-            .figment::<T>()?
+            .figment()?
             .extract()
             .map_err(ConfigError::from_figment)?;
         let problems = value.problems();

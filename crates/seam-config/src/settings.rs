@@ -9,6 +9,7 @@ use seam_health::HealthConfig;
 use seam_telemetry::TelemetryConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::integrations::{CacheSettings, EmailSettings, QueueSettings};
 use crate::loader::Validate;
 
 /// Everything the Seam services read from configuration.
@@ -30,6 +31,12 @@ pub struct Settings {
     pub telemetry: TelemetryConfig,
     /// Background health checks.
     pub health: HealthConfig,
+    /// The message queue.
+    pub queue: QueueSettings,
+    /// Outgoing e-mail.
+    pub email: EmailSettings,
+    /// The read-through cache.
+    pub cache: CacheSettings,
 }
 
 impl Default for Settings {
@@ -41,11 +48,22 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             telemetry: TelemetryConfig::default(),
             health: HealthConfig::default(),
+            queue: QueueSettings::default(),
+            email: EmailSettings::default(),
+            cache: CacheSettings::default(),
         }
     }
 }
 
 impl Settings {
+    /// Where the file e-mail backend writes: `email.dir`, or `<data_dir>/outbox-mail`.
+    pub fn email_dir(&self) -> PathBuf {
+        self.email
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("outbox-mail"))
+    }
+
     /// The database URL to connect to: the configured one, or for SQLite without one,
     /// `seam.db` in [`Settings::data_dir`].
     ///
@@ -76,6 +94,9 @@ impl Validate for Settings {
         problems.extend(self.server.problems());
         problems.extend(self.worker.problems());
         problems.extend(self.database.problems());
+        problems.extend(self.queue.problems());
+        problems.extend(self.email.problems());
+        problems.extend(self.cache.problems());
         if let Err(problem) = self.health.validate() {
             problems.push(problem);
         }

@@ -21,7 +21,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub use problem::Problem;
+pub use problem::{ApiJson, Problem};
 
 /// The header carrying the request id, set when the client sent none.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -131,4 +131,9 @@ fn router(infrastructure: &Infrastructure) -> Router {
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(middleware)
+        // Outermost, so that it also sees the errors the middleware itself answers.
+        .layer(axum::middleware::from_fn_with_state(
+            server.body_limit_bytes,
+            problem::problem_for_plain_errors,
+        ))
 }

@@ -35,6 +35,12 @@ fn compiled_in_defaults_run_with_no_files() {
             settings.database_url().unwrap().expose_secret(),
             "sqlite://data/seam.db?mode=rwc"
         );
+        // Default secrets survive (they are never round-tripped through the redacting
+        // serialiser).
+        assert_eq!(
+            settings.queue.amqp.url.expose_secret(),
+            "amqp://guest:guest@127.0.0.1:5672/%2f"
+        );
         Ok(())
     });
 }
@@ -266,6 +272,42 @@ fn shipped_config_files_are_valid() {
                 panic!("config/{overlay}.toml does not load: {error}");
             }
         }
+        Ok(())
+    });
+}
+
+#[test]
+fn integration_backends_are_enums_with_their_own_checks() {
+    Jail::expect_with(|jail| {
+        jail.set_env("SEAM_EMAIL__BACKEND", "sendgrid");
+        jail.set_env("SEAM_QUEUE__BACKEND", "amqp");
+        jail.set_env("SEAM_QUEUE__AMQP__URL", "http://rabbit");
+        jail.set_env("SEAM_CACHE__BACKEND", "memcached");
+        let first = problems(jail);
+        assert_eq!(first.len(), 1, "{first:?}");
+        assert!(
+            first[0].starts_with("`cache.backend`: unknown value \"memcached\"; expected one of `memory`, `redis`, `none`"),
+            "{first:?}"
+        );
+
+        jail.set_env("SEAM_CACHE__BACKEND", "redis");
+        assert_eq!(
+            problems(jail),
+            vec![
+                "`queue.amqp.url`: expected an amqp:// or amqps:// URL",
+                "`email.sendgrid.api_key`: required when `email.backend` is \"sendgrid\" (set SEAM_EMAIL__SENDGRID__API_KEY)",
+            ]
+        );
+
+        jail.set_env(
+            "SEAM_QUEUE__AMQP__URL",
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+        );
+        jail.set_env("SEAM_EMAIL__SENDGRID__API_KEY", "SG.secret");
+        let settings = load(jail).expect("valid");
+        assert_eq!(settings.queue.backend, seam_config::QueueBackend::Amqp);
+        assert_eq!(settings.email.backend, seam_config::EmailBackend::Sendgrid);
+        assert!(!settings.redacted_json().contains("SG.secret"));
         Ok(())
     });
 }
