@@ -1,0 +1,1 @@
+//! The queue port on a SQL table (work in progress).

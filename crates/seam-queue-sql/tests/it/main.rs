@@ -1,0 +1,1 @@
+//! seam-queue-sql against the real servers.
