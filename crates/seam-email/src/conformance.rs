@@ -109,6 +109,75 @@ impl ReceivedEmail {
         }
     }
 
+    /// Parses an RFC 5322 message (an `.eml` file, a Maildir entry) that was delivered to
+    /// `delivered_to`. `None` when it is not a message.
+    pub fn parse_rfc5322(raw: &[u8], delivered_to: Vec<String>) -> Option<Self> {
+        use mail_parser::{MessageParser, MimeHeaders, PartType};
+
+        let parsed = MessageParser::default().parse(raw)?;
+        let list = |address: Option<&mail_parser::Address<'_>>| -> Vec<String> {
+            address
+                .map(|address| {
+                    address
+                        .iter()
+                        .filter_map(|addr| addr.address().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let from = parsed.from().and_then(|address| address.first());
+        let text = parsed.text_bodies().find_map(|part| match &part.body {
+            PartType::Text(text) => Some(text.to_string()),
+            _ => None,
+        });
+        let html = parsed.html_bodies().find_map(|part| match &part.body {
+            PartType::Html(html) => Some(html.to_string()),
+            _ => None,
+        });
+        let attachments = parsed
+            .attachments()
+            .map(|part| ReceivedAttachment {
+                filename: part.attachment_name().unwrap_or_default().to_owned(),
+                content_type: part
+                    .content_type()
+                    .map(|ct| match ct.subtype() {
+                        Some(subtype) => format!("{}/{subtype}", ct.ctype()),
+                        None => ct.ctype().to_owned(),
+                    })
+                    .unwrap_or_default(),
+                data: part.contents().to_vec(),
+            })
+            .collect();
+        let headers = parsed
+            .headers()
+            .iter()
+            .map(|header| {
+                let raw_value = raw
+                    .get(header.offset_start() as usize..header.offset_end() as usize)
+                    .map(|bytes| String::from_utf8_lossy(bytes).trim().to_owned())
+                    .unwrap_or_default();
+                let value = header.value().as_text().map_or(raw_value, str::to_owned);
+                (header.name().to_owned(), value)
+            })
+            .collect();
+        Some(Self {
+            subject: parsed.subject().unwrap_or_default().to_owned(),
+            from: from
+                .and_then(|addr| addr.address())
+                .unwrap_or_default()
+                .to_owned(),
+            from_name: from.and_then(|addr| addr.name()).map(str::to_owned),
+            to: list(parsed.to()),
+            cc: list(parsed.cc()),
+            reply_to: list(parsed.reply_to()),
+            delivered_to,
+            text,
+            html,
+            attachments,
+            headers,
+        })
+    }
+
     /// The value of the first header called `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -10,12 +10,16 @@
 //! - [`memory::InMemoryEmail`]: an in-memory adapter that records what was sent; the fake
 //!   for tests.
 //! - `conformance` (feature `conformance`): the suite every adapter's integration test runs.
+//! - `mime` (feature `lettre`): the RFC 5322 form of a message, shared by the adapters
+//!   that write MIME themselves (file, SMTP), so there is one formatting to test.
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod error;
 pub mod memory;
 pub mod message;
+#[cfg(feature = "lettre")]
+pub mod mime;
 pub mod templates;
 
 use std::fmt::Debug;

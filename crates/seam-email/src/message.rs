@@ -155,6 +155,39 @@ impl Mailbox {
     }
 }
 
+impl std::str::FromStr for Mailbox {
+    type Err = Error;
+
+    /// Parses `ada@example.com`, `Ada Lovelace <ada@example.com>` or
+    /// `"Lovelace, Ada" <ada@example.com>`.
+    fn from_str(text: &str) -> Result<Self> {
+        let text = text.trim();
+        let Some(open) = text.rfind('<') else {
+            return parse_address(text).map(Self::new);
+        };
+        let Some(inner) = text[open + 1..].strip_suffix('>') else {
+            return Err(Error::invalid(format!("{text:?} is not `Name <address>`")));
+        };
+        let address = parse_address(inner)?;
+        let name = text[..open].trim();
+        let name = name
+            .strip_prefix('"')
+            .and_then(|name| name.strip_suffix('"'))
+            .unwrap_or(name);
+        let mailbox = if name.is_empty() {
+            Self::new(address)
+        } else {
+            Self::named(name, address)
+        };
+        mailbox.validate("mailbox")?;
+        Ok(mailbox)
+    }
+}
+
+fn parse_address(text: &str) -> Result<EmailAddress> {
+    EmailAddress::parse(text).map_err(|error| Error::invalid(error.to_string()))
+}
+
 impl From<EmailAddress> for Mailbox {
     fn from(address: EmailAddress) -> Self {
         Self::new(address)
@@ -745,6 +778,27 @@ mod tests {
                     .is_err(),
                 "{content_type:?}"
             );
+        }
+    }
+
+    #[test]
+    fn mailboxes_parse_from_config_text() {
+        let shop: Mailbox = "Seam Shop <shop@example.com>".parse().unwrap();
+        assert_eq!(shop.name(), Some("Seam Shop"));
+        assert_eq!(shop.address().as_str(), "shop@example.com");
+        let quoted: Mailbox = "\"Lovelace, Ada\" <ada@example.com>".parse().unwrap();
+        assert_eq!(quoted.name(), Some("Lovelace, Ada"));
+        let bare: Mailbox = " ada@example.com ".parse().unwrap();
+        assert_eq!(bare.name(), None);
+        let unnamed: Mailbox = "<ada@example.com>".parse().unwrap();
+        assert_eq!(unnamed.name(), None);
+        for bad in [
+            "",
+            "Ada <ada@example.com",
+            "Ada <nope>",
+            "A\nB <a@example.com>",
+        ] {
+            assert!(bad.parse::<Mailbox>().is_err(), "{bad:?}");
         }
     }
 

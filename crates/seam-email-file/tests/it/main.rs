@@ -1,0 +1,4 @@
+//! The file adapter against a real folder.
+
+mod conformance;
+mod files;
