@@ -423,7 +423,7 @@ mod tests {
     fn both_backends_have_the_same_reversible_versions() {
         let postgres = known_versions(Backend::Postgres);
         assert_eq!(postgres, known_versions(Backend::Sqlite));
-        assert_eq!(postgres, vec![1, 2]);
+        assert_eq!(postgres[..3], [1, 2, 3], "0001 to 0003 come first");
         for backend in [Backend::Postgres, Backend::Sqlite] {
             for version in known_versions(backend) {
                 assert!(

@@ -34,9 +34,10 @@ async fn up_is_idempotent_and_down_undoes_everything(db: &Database) {
     assert_eq!(
         status
             .iter()
+            .take(3)
             .map(|m| (m.version, m.description.as_str()))
             .collect::<Vec<_>>(),
-        vec![(1, "users"), (2, "products inventory")]
+        vec![(1, "users"), (2, "products inventory"), (3, "orders")]
     );
     for migration in &status {
         assert!(migration.applied, "{migration:?}");
@@ -59,7 +60,8 @@ async fn up_is_idempotent_and_down_undoes_everything(db: &Database) {
     assert_eq!(db.migration_status().await.unwrap(), status);
 
     // Down to zero, newest first: every table is gone, and the history is empty.
-    assert_eq!(db.migrate_down(None).await.unwrap(), vec![2, 1]);
+    let newest_first: Vec<i64> = all.iter().rev().copied().collect();
+    assert_eq!(db.migrate_down(None).await.unwrap(), newest_first);
     for table in SCHEMA_TABLES {
         assert!(!table_exists(db, table).await, "{table} left after down");
     }
@@ -80,7 +82,7 @@ async fn up_is_idempotent_and_down_undoes_everything(db: &Database) {
         );
     }
     // `Some(0)` means everything too.
-    assert_eq!(db.migrate_down(Some(0)).await.unwrap(), vec![2, 1]);
+    assert_eq!(db.migrate_down(Some(0)).await.unwrap(), newest_first);
 }
 
 async fn down_to_a_version_keeps_the_older_ones(db: &Database) {
@@ -178,13 +180,12 @@ async fn edited_migration_is_a_clear_checksum_error(db: &Database) {
         Err(Error::ChecksumMismatch { version: 1, .. })
     ));
     let status = db.migration_status().await.unwrap();
-    assert_eq!(
-        status
-            .iter()
-            .map(|m| (m.version, m.checksum_ok))
-            .collect::<Vec<_>>(),
-        vec![(1, false), (2, true)]
-    );
+    let checksums_ok: Vec<(i64, bool)> = status.iter().map(|m| (m.version, m.checksum_ok)).collect();
+    let expected: Vec<(i64, bool)> = known_versions(db.backend())
+        .into_iter()
+        .map(|version| (version, version != 1))
+        .collect();
+    assert_eq!(checksums_ok, expected);
     // Nothing was reverted.
     assert!(table_exists(db, "users").await && table_exists(db, "inventory").await);
 

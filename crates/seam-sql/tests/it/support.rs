@@ -112,4 +112,13 @@ pub(crate) async fn table_exists(db: &Database, table: &str) -> bool {
 }
 
 /// The tables of the schema after every migration.
-pub(crate) const SCHEMA_TABLES: [&str; 3] = ["users", "products", "inventory"];
+pub(crate) const SCHEMA_TABLES: [&str; 8] = [
+    "users",
+    "products",
+    "inventory",
+    "orders",
+    "order_lines",
+    "outbox",
+    "inbox",
+    "idempotency_keys",
+];
