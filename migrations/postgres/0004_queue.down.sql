@@ -1,0 +1,2 @@
+DROP TABLE queue_dead_letters;
+DROP TABLE queue_messages;
