@@ -45,6 +45,7 @@ seed: build ## Load demo data (products with stock, a customer).
 
 services: ## Start the local servers the tests need, if they are not running.
 	scripts/services.sh
+	scripts/test-servers.sh
 
 up: ## Start the whole stack with docker compose.
 	$(COMPOSE) up -d --build

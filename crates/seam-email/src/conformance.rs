@@ -226,7 +226,7 @@ pub async fn run_all(service: &dyn EmailService, reader: &dyn MailboxReader) {
     sends_a_complete_message(service, reader).await;
     refuses_header_injection_before_sending(reader).await;
     send_bulk_reports_one_result_per_message(service, reader).await;
-    status_after_send_is_known(service).await;
+    status_after_send_is_known(service, reader).await;
     status_of_an_unknown_id_is_not_found(service).await;
 }
 
@@ -465,12 +465,12 @@ pub async fn send_bulk_reports_one_result_per_message(
     }
 }
 
-/// `status` of a sent message is known (at least `Accepted`).
+/// `status` of a sent message is known (at least `Accepted`), and the message arrives.
 ///
 /// # Panics
 ///
 /// When it is not.
-pub async fn status_after_send_is_known(service: &dyn EmailService) {
+pub async fn status_after_send_is_known(service: &dyn EmailService, reader: &dyn MailboxReader) {
     let token = token();
     let message = EmailMessage::builder()
         .from(address("from", &token))
@@ -491,6 +491,7 @@ pub async fn status_after_send_is_known(service: &dyn EmailService) {
         !matches!(status, DeliveryStatus::Unknown),
         "a sent message has a known status, got {status:?}"
     );
+    wait_for(reader, &token, 1).await;
 }
 
 /// `status` of an id the service never issued is `NotFound`.

@@ -1,0 +1,110 @@
+//! The port's conformance suite against the SMTP sink, reading back its Maildir.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use seam_email::conformance::{self, MailboxReader, ReceivedEmail};
+use seam_email_smtp::SmtpConfig;
+
+/// Where the sink listens (see `scripts/test-servers.sh`).
+const SINK: &str = "127.0.0.1:2525";
+/// The headers the sink adds with the SMTP envelope.
+const ENVELOPE_HEADERS: [&str; 3] = ["X-Peer", "X-MailFrom", "X-RcptTo"];
+
+fn maildir() -> PathBuf {
+    std::env::var_os("SEAM_TEST_SMTP_MAILDIR")
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| PathBuf::from("/tmp/seam-smtp-sink"), PathBuf::from)
+}
+
+/// Reads the sink's Maildir; remembers what it matched so the test can delete it.
+struct MaildirReader {
+    dir: PathBuf,
+    matched: Mutex<BTreeSet<PathBuf>>,
+}
+
+impl MaildirReader {
+    fn files(&self) -> Vec<PathBuf> {
+        ["new", "cur"]
+            .iter()
+            .filter_map(|sub| std::fs::read_dir(self.dir.join(sub)).ok())
+            .flatten()
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .collect()
+    }
+
+    fn cleanup(&self) {
+        for path in std::mem::take(&mut *self.matched.lock().unwrap()) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn parse(path: &Path, raw: &[u8]) -> ReceivedEmail {
+    let mut email = ReceivedEmail::parse_rfc5322(raw, Vec::new())
+        .unwrap_or_else(|| panic!("{} is not a message", path.display()));
+    email.delivered_to = email
+        .header("X-RcptTo")
+        .unwrap_or_default()
+        .split(',')
+        .map(|address| address.trim().to_owned())
+        .filter(|address| !address.is_empty())
+        .collect();
+    email.headers.retain(|(name, _)| {
+        !ENVELOPE_HEADERS
+            .iter()
+            .any(|envelope| envelope.eq_ignore_ascii_case(name))
+    });
+    email
+}
+
+#[async_trait]
+impl MailboxReader for MaildirReader {
+    async fn received(&self, token: &str) -> Vec<ReceivedEmail> {
+        let mut found = Vec::new();
+        for path in self.files() {
+            // The file may move from new/ to cur/ under us: skip, the next poll sees it.
+            let Ok(raw) = std::fs::read(&path) else {
+                continue;
+            };
+            // Every conformance message carries its token in its addresses, which are
+            // never encoded: a cheap filter before parsing.
+            if !raw
+                .windows(token.len())
+                .any(|window| window == token.as_bytes())
+            {
+                continue;
+            }
+            let email = parse(&path, &raw);
+            if email.subject.contains(token) {
+                self.matched.lock().unwrap().insert(path);
+                found.push(email);
+            }
+        }
+        found
+    }
+}
+
+#[tokio::test]
+async fn smtp_adapter_passes_the_conformance_suite_against_a_real_server() {
+    seam_testkit::require_service("smtp", SINK);
+    let email = SmtpConfig::default().build().unwrap();
+    let reader = MaildirReader {
+        dir: maildir(),
+        matched: Mutex::new(BTreeSet::new()),
+    };
+    conformance::run_all(&email, &reader).await;
+    reader.cleanup();
+}
+
+#[tokio::test]
+async fn health_check_greets_the_server() {
+    use seam_core::{HealthCheck, HealthStatus};
+
+    seam_testkit::require_service("smtp", SINK);
+    let email = SmtpConfig::default().build().unwrap();
+    let health = email.check().await;
+    assert_eq!(health.status, HealthStatus::Up, "{health:?}");
+}
