@@ -62,11 +62,11 @@ impl Timing {
     }
 
     /// For an adapter on real time: a visibility timeout of `visibility_timeout` (1–2 s is
-    /// plenty), retries delayed by 1 s, 2 s of margin.
+    /// plenty), retries delayed by as long (at least 1 s), 2 s of margin.
     pub fn real(visibility_timeout: Duration) -> Self {
         Self {
             visibility_timeout,
-            retry_delay: Duration::from_secs(1),
+            retry_delay: visibility_timeout.max(Duration::from_secs(1)),
             margin: Duration::from_secs(2),
             poll: Duration::from_millis(100),
         }

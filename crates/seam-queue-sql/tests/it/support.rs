@@ -7,8 +7,9 @@ use seam_queue_sql::{SqlQueue, SqlQueueConfig};
 use seam_sql::{Database, SqlConfig};
 use seam_testkit::{TestPostgres, TestSqlite};
 
-/// The visibility timeout of the queues under test: short, so redelivery is quick.
-pub(crate) const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(1);
+/// The visibility timeout of the queues under test: short, so redelivery is quick, yet
+/// long enough that a loaded machine does not redeliver before the suite looks.
+pub(crate) const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A migrated database, removed by [`TestDb::cleanup`] (or, on panic, when dropped).
 pub(crate) struct TestDb {
