@@ -1,18 +1,50 @@
 //! The table queue on PostgreSQL: rows claimed with `FOR UPDATE SKIP LOCKED`, so
 //! concurrent consumers never wait for each other nor take the same row.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgListener, PgPool};
 use sqlx::{PgConnection, Row};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::error::SqlQueueError;
+use crate::queue::ListenerTask;
 use crate::rows::{Claimed, DeadRow, Lease, NewMessage, with_attempt};
 
 type Result<T> = std::result::Result<T, SqlQueueError>;
 
 const DEAD_COLUMNS: &str = "id, queue, envelope::text AS envelope, reason, attempts, \
      first_failed_at, last_failed_at, dead_lettered_at";
+
+/// The channel publishes `NOTIFY` (with the queue's name as payload) and receivers `LISTEN` on.
+pub(crate) const CHANNEL: &str = "seam_queue";
+
+/// Starts a task that wakes `wake`'s waiters on every notification of [`CHANNEL`].
+///
+/// The listener holds one connection of the pool. It reconnects by itself after a lost
+/// connection, and ends when the pool closes.
+pub(crate) async fn listen(pool: &PgPool, wake: Arc<Notify>) -> Result<ListenerTask> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    let task = tokio::spawn(async move {
+        loop {
+            match listener.recv().await {
+                Ok(_) => wake.notify_waiters(),
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(error) => {
+                    tracing::debug!(error.message = %error, "queue LISTEN failed; retrying");
+                    // Receivers poll meanwhile; a notification lost here only delays one.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    wake.notify_waiters();
+                }
+            }
+        }
+    });
+    Ok(ListenerTask::new(task))
+}
 
 pub(crate) async fn publish(
     pool: &PgPool,
@@ -22,6 +54,12 @@ pub(crate) async fn publish(
     let mut tx = pool.begin().await?;
     for message in messages {
         insert(&mut tx, message, now).await?;
+        // Sent on commit, to every instance's listener.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(&message.queue)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(())

@@ -1,5 +1,6 @@
 //! [`SqlQueue`]: the port's traits over either backend.
 
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use seam_queue::{
 };
 use seam_sql::{Database, Pool};
 use seam_telemetry::PortMetrics;
+use tokio::sync::{Notify, OnceCell};
 use uuid::Uuid;
 
 use crate::config::SqlQueueConfig;
@@ -34,6 +36,27 @@ struct Inner {
     db: Database,
     config: SqlQueueConfig,
     clock: SharedClock,
+    /// Wakes waiting `receive`s: on a publish or replay through this instance, and on
+    /// Postgres also on a `NOTIFY` from any instance.
+    wake: Arc<Notify>,
+    /// The Postgres `LISTEN` task, started by the first `receive`.
+    listener: OnceCell<ListenerTask>,
+}
+
+/// Aborts the listener task when the last handle on the queue goes.
+#[derive(Debug)]
+pub(crate) struct ListenerTask(tokio::task::JoinHandle<()>);
+
+impl ListenerTask {
+    pub(crate) fn new(task: tokio::task::JoinHandle<()>) -> Self {
+        Self(task)
+    }
+}
+
+impl Drop for ListenerTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Runs `$body` with `$pool` bound to the backend's pool, in the module `$module`.
@@ -74,7 +97,13 @@ impl SqlQueue {
     pub fn with_clock(db: Database, config: SqlQueueConfig, clock: SharedClock) -> Result<Self> {
         config.validate()?;
         Ok(Self {
-            inner: Arc::new(Inner { db, config, clock }),
+            inner: Arc::new(Inner {
+                db,
+                config,
+                clock,
+                wake: Arc::new(Notify::new()),
+                listener: OnceCell::new(),
+            }),
         })
     }
 
@@ -87,6 +116,24 @@ impl SqlQueue {
 impl Inner {
     fn now(&self) -> DateTime<Utc> {
         DateTime::<Utc>::from(self.clock.system_time())
+    }
+
+    /// On Postgres, makes sure a task `LISTEN`s for publishes from every instance. Best
+    /// effort: without it, `receive` still finds messages by polling.
+    async fn ensure_listening(&self) {
+        let Some(pool) = self.db.as_postgres() else {
+            return;
+        };
+        let started = self
+            .listener
+            .get_or_try_init(|| postgres::listen(pool, Arc::clone(&self.wake)))
+            .await;
+        if let Err(error) = started {
+            tracing::debug!(
+                error.message = %error,
+                "cannot LISTEN for queue notifications; polling only"
+            );
+        }
     }
 
     async fn claim(self: &Arc<Self>, queue: &str) -> Result<Option<Delivery>, SqlQueueError> {
@@ -162,6 +209,7 @@ impl Publisher for SqlQueue {
                 on_backend!(self.inner.db, |backend, pool| {
                     backend::publish(pool, &messages, now).await
                 })?;
+                self.inner.wake.notify_waiters();
                 Ok(())
             })
             .await
@@ -178,7 +226,14 @@ impl Consumer for SqlQueue {
                     return Err(Error::not_found(format!("queue `{queue}`")));
                 }
                 let deadline = inner.clock.now() + wait;
+                if !wait.is_zero() {
+                    inner.ensure_listening().await;
+                }
                 loop {
+                    // Registered before looking, so a publish between the look and the
+                    // wait still wakes us.
+                    let mut woken = pin!(inner.wake.notified());
+                    woken.as_mut().enable();
                     if let Some(delivery) = inner.claim(queue).await? {
                         return Ok(Some(delivery));
                     }
@@ -186,10 +241,10 @@ impl Consumer for SqlQueue {
                     if now >= deadline {
                         return Ok(None);
                     }
-                    inner
+                    let nap = inner
                         .clock
-                        .sleep(inner.config.poll_interval.min(deadline - now))
-                        .await;
+                        .sleep(inner.config.poll_interval.min(deadline - now));
+                    futures::future::select(woken, nap).await;
                 }
             })
             .await
@@ -305,6 +360,7 @@ impl DeadLetters for SqlQueue {
                     backend::replay(pool, id, now).await
                 })?;
                 if done {
+                    self.inner.wake.notify_waiters();
                     Ok(())
                 } else {
                     Err(Error::not_found(format!("dead letter {id}")))
@@ -317,9 +373,11 @@ impl DeadLetters for SqlQueue {
         METRICS
             .call("dlq_replay_all", async {
                 let now = self.inner.now();
-                Ok(on_backend!(self.inner.db, |backend, pool| {
+                let count = on_backend!(self.inner.db, |backend, pool| {
                     backend::replay_all(pool, queue, now).await
-                })?)
+                })?;
+                self.inner.wake.notify_waiters();
+                Ok(count)
             })
             .await
     }

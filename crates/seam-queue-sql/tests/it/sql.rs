@@ -15,7 +15,56 @@ on_both_backends!(
     two_instances_never_share_a_lease,
     health_is_up_when_migrated_and_down_when_not,
     claims_are_exclusive_under_parallel_consumers,
+    a_publish_wakes_a_waiting_receive,
 );
+
+/// A queue that polls so rarely that a waiting `receive` only finds a message published
+/// meanwhile if it is woken.
+fn sleepy_queue(test: &TestDb) -> SqlQueue {
+    SqlQueue::new(
+        test.db.clone(),
+        SqlQueueConfig {
+            bindings: conformance::bindings(),
+            visibility_timeout: Duration::from_secs(600),
+            poll_interval: Duration::from_secs(300),
+        },
+    )
+    .unwrap()
+}
+
+/// Publishes one message to `conformance.basic` while `consumer` waits for it.
+async fn publish_while_waiting(consumer: &SqlQueue, publisher: &SqlQueue) {
+    let sent = Envelope::new("t", serde_json::Value::Null);
+    // The receive would wait minutes for its next poll; only a wake-up ends it in time.
+    let waiting = tokio::time::timeout(
+        Duration::from_secs(5),
+        consumer.receive("conformance.basic", Duration::from_secs(600)),
+    );
+    let (received, ()) = tokio::join!(waiting, async {
+        // Give the receive a head start, so it is waiting when the message lands.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        publisher.publish("basic.x", &sent).await.unwrap();
+    });
+    let delivery = received
+        .expect("the waiting receive must be woken by the publish, not wait for its next poll")
+        .unwrap()
+        .expect("the waiting receive must be woken by the publish, not wait for its next poll");
+    assert_eq!(delivery.envelope().message_id, sent.message_id);
+    delivery.ack().await.unwrap();
+}
+
+async fn a_publish_wakes_a_waiting_receive(test: &TestDb) {
+    let queue = sleepy_queue(test);
+    publish_while_waiting(&queue, &queue.clone()).await;
+}
+
+/// On Postgres, `LISTEN`/`NOTIFY` wakes consumers of other instances (other processes) too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_notify_wakes_another_instance() {
+    let test = TestDb::postgres().await;
+    publish_while_waiting(&sleepy_queue(&test), &sleepy_queue(&test)).await;
+    test.cleanup().await;
+}
 
 /// A message published by one instance is received by another, which is what a restart
 /// looks like: nothing lives in the process.
