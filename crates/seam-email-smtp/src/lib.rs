@@ -28,8 +28,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,14 +36,16 @@ use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use seam_core::{ExposeSecret, Health, HealthCheck, SecretString};
-use seam_email::{DeliveryStatus, EmailMessage, EmailService, Error, MessageId, SendReceipt};
+use seam_email::{
+    DeliveryStatus, EmailMessage, EmailService, Error, MessageId, SendReceipt, SentLog,
+};
 use seam_telemetry::PortMetrics;
 use serde::{Deserialize, Serialize};
 
 const METRICS: PortMetrics = PortMetrics::new("email", "smtp");
 
 /// How many sent ids [`SmtpEmail`] remembers for `status`.
-pub const STATUS_MEMORY: usize = 10_000;
+pub const STATUS_MEMORY: usize = SentLog::DEFAULT_CAPACITY;
 
 /// How the connection to the server is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,27 +175,8 @@ impl SmtpConfig {
             transport: builder.build(),
             endpoint: format!("{}:{}", self.host, self.port),
             timeout: self.timeout,
-            sent: Mutex::new(Sent::default()),
+            sent: SentLog::new(STATUS_MEMORY),
         })
-    }
-}
-
-/// The ids sent by this process, oldest first, at most [`STATUS_MEMORY`].
-#[derive(Debug, Default)]
-struct Sent {
-    order: VecDeque<MessageId>,
-    statuses: HashMap<MessageId, DeliveryStatus>,
-}
-
-impl Sent {
-    fn remember(&mut self, id: MessageId) {
-        if self.order.len() == STATUS_MEMORY
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.statuses.remove(&oldest);
-        }
-        self.order.push_back(id.clone());
-        self.statuses.insert(id, DeliveryStatus::Accepted);
     }
 }
 
@@ -204,7 +185,7 @@ pub struct SmtpEmail {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     endpoint: String,
     timeout: Duration,
-    sent: Mutex<Sent>,
+    sent: SentLog,
 }
 
 impl std::fmt::Debug for SmtpEmail {
@@ -280,26 +261,13 @@ impl SmtpEmail {
                     code = %response.code(),
                     "SMTP server accepted the message"
                 );
-                self.sent
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .remember(id.clone());
+                self.sent.accepted(id.clone());
                 Ok(SendReceipt {
                     message_id: id,
                     accepted_at: Utc::now(),
                 })
             }
         }
-    }
-
-    fn known_status(&self, id: &MessageId) -> Result<DeliveryStatus, Error> {
-        self.sent
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .statuses
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::NotFound(id.clone()))
     }
 }
 
@@ -310,9 +278,7 @@ impl EmailService for SmtpEmail {
     }
 
     async fn status(&self, id: &MessageId) -> Result<DeliveryStatus, Error> {
-        METRICS
-            .call("status", async { self.known_status(id) })
-            .await
+        METRICS.call("status", async { self.sent.status(id) }).await
     }
 }
 
@@ -413,17 +379,5 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         let email = config.build().unwrap();
         assert!(!format!("{email:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn status_memory_is_bounded() {
-        let mut sent = Sent::default();
-        let first = MessageId::generate();
-        sent.remember(first.clone());
-        for _ in 0..STATUS_MEMORY {
-            sent.remember(MessageId::generate());
-        }
-        assert_eq!(sent.order.len(), STATUS_MEMORY);
-        assert!(!sent.statuses.contains_key(&first));
     }
 }

@@ -20,6 +20,7 @@ pub mod memory;
 pub mod message;
 #[cfg(feature = "lettre")]
 pub mod mime;
+pub mod sent_log;
 pub mod templates;
 
 use std::fmt::Debug;
@@ -35,6 +36,7 @@ pub use message::{
     Attachment, EmailMessage, EmailMessageBuilder, MAX_ATTACHMENT_BYTES, MAX_RECIPIENTS,
     MAX_TOTAL_ATTACHMENT_BYTES, Mailbox, MessageId,
 };
+pub use sent_log::SentLog;
 pub use templates::{OrderEmail, OrderEmailLine, RenderedEmail, Templates};
 
 /// What an adapter answers when it accepted a message for delivery.

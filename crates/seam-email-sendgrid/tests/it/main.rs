@@ -1,0 +1,4 @@
+//! The SendGrid adapter against a local mock of SendGrid's API (wiremock).
+
+mod api;
+mod conformance;
