@@ -1,0 +1,72 @@
+//! Driver errors become repository errors here, and nowhere else.
+
+use seam_core::ErrorKind;
+use seam_repository::Error;
+use seam_sql::classify_sqlx_error;
+use seam_sql::sqlx;
+
+/// This adapter's name, in errors and metrics.
+pub(crate) const ADAPTER: &str = "sqlite";
+
+/// Converts a driver error by its kind. Call sites that know what a unique or
+/// foreign-key violation means (a taken e-mail address, an unknown customer) check
+/// [`violated`] first and build a precise error.
+pub(crate) fn db(error: sqlx::Error) -> Error {
+    match classify_sqlx_error(&error) {
+        ErrorKind::Unavailable | ErrorKind::Unauthorized | ErrorKind::Forbidden => {
+            Error::Unavailable {
+                adapter: ADAPTER,
+                source: Box::new(error),
+            }
+        }
+        ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::RateLimited { .. } => {
+            Error::Transient {
+                adapter: ADAPTER,
+                source: Box::new(error),
+            }
+        }
+        ErrorKind::Invalid => Error::invalid(
+            constraint(&error).unwrap_or("value").to_owned(),
+            database_message(&error),
+        ),
+        ErrorKind::AlreadyExists => Error::already_exists(
+            "row",
+            constraint(&error).unwrap_or("a unique key").to_owned(),
+        ),
+        ErrorKind::Conflict => Error::conflict("row", "", database_message(&error)),
+        ErrorKind::NotFound => Error::not_found("row", ""),
+        _ => Error::Internal {
+            adapter: ADAPTER,
+            message: "unexpected database error".to_owned(),
+            source: Some(Box::new(error)),
+        },
+    }
+}
+
+/// The kind of constraint violation behind an error, if it is one.
+pub(crate) fn violated(error: &sqlx::Error) -> Option<ErrorKind> {
+    match classify_sqlx_error(error) {
+        kind @ (ErrorKind::AlreadyExists | ErrorKind::Conflict) => Some(kind),
+        _ => None,
+    }
+}
+
+/// The name of the violated constraint.
+pub(crate) fn constraint(error: &sqlx::Error) -> Option<&str> {
+    match error {
+        sqlx::Error::Database(database) => database.constraint(),
+        _ => None,
+    }
+}
+
+fn database_message(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Database(database) => database.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A row that cannot be turned back into domain values: the schema and the code disagree.
+pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> Error {
+    Error::internal(ADAPTER, format!("stored {what} is invalid: {detail}"))
+}

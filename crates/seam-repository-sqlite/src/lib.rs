@@ -1,0 +1,334 @@
+//! The SQLite adapter of the repository port ([`seam_repository`]).
+//!
+//! [`SqliteRepositories`] implements every repository trait over one
+//! [`seam_sql::Database`] SQLite pool; [`SqliteRepositories::ports`] hands them out as
+//! [`RepositoryPorts`]. The schema is the one of `migrations/sqlite` (run
+//! `Database::migrate_up` first): STRICT tables, ids as hyphenated UUID text, times as
+//! RFC 3339 text with six fractional digits, JSON as text.
+//!
+//! - Transactions start with `BEGIN IMMEDIATE`: they take the write lock up front, so
+//!   concurrent writers queue (for up to the pool's busy timeout) instead of failing
+//!   with `SQLITE_BUSY` half-way through. Stock is taken with a guarded
+//!   `UPDATE ... WHERE on_hand >= ?` inside a savepoint rolled back on shortage.
+//! - The outbox: SQLite has no notifications, so [`OutboxStore::wait_for_work`] is woken
+//!   by commits made through this adapter (clones share the signal) and otherwise
+//!   polls when `max_wait` runs out. A single `UPDATE ... RETURNING` claims rows; SQLite
+//!   runs one writer at a time, so two claimers never get the same row.
+//! - Errors are classified by [`seam_sql::classify_sqlx_error`]; a busy database that
+//!   stays busy is `Transient`.
+//! - Every call records `seam_port_calls_total{port="repository",adapter="sqlite",op}`.
+
+mod error;
+mod outbox;
+mod rows;
+mod transaction;
+mod users;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use seam_domain::{Order, OrderId, Sku, UserId};
+use seam_repository::{
+    Error, InventoryRepository, OrderRepository, Page, Product, RepositoryPorts, Result,
+    Transaction, UnitOfWork, check_limit, check_offset, check_product, check_stock,
+};
+use seam_sql::sqlx::sqlite::SqlitePool;
+use seam_sql::sqlx::{self, QueryBuilder, Sqlite};
+use seam_sql::{Database, SqlConfig};
+use seam_telemetry::PortMetrics;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::error::{ADAPTER, db};
+use crate::rows::{fetch_orders, id_text, now, product_from_row};
+
+const METRICS: PortMetrics = PortMetrics::new("repository", ADAPTER);
+
+/// How to build [`SqliteRepositories`]: the database file to open.
+///
+/// Deserialises from the `[database]` section, as [`SqlConfig`] does; the default is
+/// [`seam_sql::DEFAULT_URL`], a file under `data/`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SqliteRepositoryConfig {
+    /// The connection settings; the URL must be `sqlite:…`.
+    pub database: SqlConfig,
+}
+
+impl SqliteRepositoryConfig {
+    /// Checks the settings, naming each problem's key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for invalid settings or a URL that is not SQLite.
+    pub fn validate(&self) -> Result<()> {
+        self.database
+            .validate()
+            .map_err(|error| Error::invalid("database", error.to_string()))?;
+        match self.database.backend() {
+            Ok(seam_sql::Backend::Sqlite) => Ok(()),
+            _ => Err(Error::invalid(
+                "database.url",
+                "the SQLite repository needs a sqlite: URL",
+            )),
+        }
+    }
+
+    /// Validates, opens the database, and returns the repositories.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] as [`validate`](Self::validate); [`Error::Unavailable`] when the
+    /// file cannot be opened.
+    pub async fn build(self) -> Result<SqliteRepositories> {
+        self.validate()?;
+        let database =
+            Database::connect(&self.database).await.map_err(
+                |error| match seam_core::Classify::kind(&error) {
+                    seam_core::ErrorKind::Invalid => Error::invalid("database", error.to_string()),
+                    _ => Error::Unavailable {
+                        adapter: ADAPTER,
+                        source: Box::new(error),
+                    },
+                },
+            )?;
+        SqliteRepositories::new(&database)
+    }
+}
+
+/// Every repository trait over one SQLite pool. Cheap to clone: clones share the pool
+/// and the outbox signal.
+#[derive(Debug, Clone)]
+pub struct SqliteRepositories {
+    pool: SqlitePool,
+    outbox_added: Arc<Notify>,
+}
+
+impl SqliteRepositories {
+    /// The repositories over an open database.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when the database is not SQLite.
+    pub fn new(database: &Database) -> Result<Self> {
+        let pool = database.as_sqlite().ok_or_else(|| {
+            Error::invalid(
+                "database",
+                format!(
+                    "the SQLite repository needs a SQLite database, got {}",
+                    database.backend()
+                ),
+            )
+        })?;
+        Ok(Self::from_pool(pool.clone()))
+    }
+
+    /// The repositories over an existing pool (opened with `foreign_keys=ON`).
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            outbox_added: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Every port, sharing this pool.
+    pub fn ports(&self) -> RepositoryPorts {
+        RepositoryPorts::from_shared(Arc::new(self.clone()))
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+const PRODUCT_COLUMNS: &str = "SELECT p.sku, p.name, p.price_minor, p.currency, \
+     COALESCE(i.on_hand, 0) AS on_hand \
+     FROM products p LEFT JOIN inventory i ON i.sku = p.sku";
+
+#[async_trait]
+impl InventoryRepository for SqliteRepositories {
+    async fn product(&self, sku: &Sku) -> Result<Option<Product>> {
+        METRICS
+            .call("inventory.product", async {
+                let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(PRODUCT_COLUMNS);
+                query
+                    .push(" WHERE p.sku = ")
+                    .push_bind(sku.as_str().to_owned());
+                let row = query.build().fetch_optional(&self.pool).await.map_err(db)?;
+                row.as_ref().map(product_from_row).transpose()
+            })
+            .await
+    }
+
+    async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>> {
+        METRICS
+            .call("inventory.products", async {
+                if skus.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(PRODUCT_COLUMNS);
+                query.push(" WHERE p.sku IN (");
+                let mut separated = query.separated(", ");
+                for sku in skus {
+                    separated.push_bind(sku.as_str().to_owned());
+                }
+                query.push(")");
+                let rows = query.build().fetch_all(&self.pool).await.map_err(db)?;
+                let found = rows
+                    .iter()
+                    .map(product_from_row)
+                    .collect::<Result<Vec<Product>>>()?;
+                Ok(rows::in_requested_order(skus, found))
+            })
+            .await
+    }
+
+    async fn stock(&self, sku: &Sku) -> Result<i64> {
+        METRICS
+            .call("inventory.stock", async {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COALESCE(i.on_hand, 0) \
+                     FROM products p LEFT JOIN inventory i ON i.sku = p.sku WHERE p.sku = ?1",
+                )
+                .bind(sku.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?
+                .ok_or_else(|| Error::not_found("product", sku))
+            })
+            .await
+    }
+
+    async fn set_stock(&self, sku: &Sku, on_hand: i64) -> Result<()> {
+        METRICS
+            .call("inventory.set_stock", async {
+                check_stock(on_hand)?;
+                let (_, at) = now();
+                let done = sqlx::query(
+                    "INSERT INTO inventory (sku, on_hand, updated_at) \
+                     SELECT sku, ?2, ?3 FROM products WHERE sku = ?1 \
+                     ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(sku.as_str())
+                .bind(on_hand)
+                .bind(at)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::not_found("product", sku));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn put_product(&self, product: &Product) -> Result<()> {
+        METRICS
+            .call("inventory.put_product", async {
+                check_product(product)?;
+                let (_, at) = now();
+                let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+                sqlx::query(
+                    "INSERT INTO products (sku, name, price_minor, currency, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (sku) DO UPDATE SET name = excluded.name, \
+                     price_minor = excluded.price_minor, currency = excluded.currency",
+                )
+                .bind(product.sku.as_str())
+                .bind(&product.name)
+                .bind(product.unit_price.minor())
+                .bind(product.unit_price.currency().code())
+                .bind(&at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                sqlx::query(
+                    "INSERT INTO inventory (sku, on_hand, updated_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(product.sku.as_str())
+                .bind(product.on_hand)
+                .bind(&at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                tx.commit().await.map_err(db)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl OrderRepository for SqliteRepositories {
+    async fn get(&self, id: OrderId) -> Result<Option<Order>> {
+        METRICS
+            .call("orders.get", async {
+                let mut conn = self.pool.acquire().await.map_err(db)?;
+                let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(rows::ORDER_COLUMNS);
+                query
+                    .push(" WHERE id = ")
+                    .push_bind(id_text(id.into_uuid()));
+                let orders = fetch_orders(&mut conn, query).await?;
+                Ok(orders.into_iter().next())
+            })
+            .await
+    }
+
+    async fn list_by_customer(
+        &self,
+        customer_id: UserId,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Order>> {
+        METRICS
+            .call("orders.list_by_customer", async {
+                check_limit(limit)?;
+                check_offset(offset)?;
+                let customer = id_text(customer_id.into_uuid());
+                let mut conn = self.pool.acquire().await.map_err(db)?;
+                let total: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE customer_id = ?1")
+                        .bind(&customer)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db)?;
+                let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(rows::ORDER_COLUMNS);
+                query
+                    .push(" WHERE customer_id = ")
+                    .push_bind(customer)
+                    .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+                    .push_bind(i64::from(limit))
+                    .push(" OFFSET ")
+                    .push_bind(offset as i64);
+                let items = fetch_orders(&mut conn, query).await?;
+                Ok(Page {
+                    items,
+                    total: total as u64,
+                    limit,
+                    offset,
+                })
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for SqliteRepositories {
+    async fn begin(&self) -> Result<Box<dyn Transaction>> {
+        METRICS
+            .call("unit_of_work.begin", async {
+                // IMMEDIATE: take the write lock now, waiting for other writers, rather
+                // than fail with SQLITE_BUSY at the first write.
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+                Ok(Box::new(transaction::SqliteTransaction::new(
+                    tx,
+                    self.outbox_added.clone(),
+                )) as Box<dyn Transaction>)
+            })
+            .await
+    }
+}
