@@ -6,7 +6,10 @@
 //!
 //! Reply codes are classified by the SMTP standard: 4xx and connection failures are
 //! [`Error::Transient`], 5xx [`Error::Permanent`] (535/530, rejected or missing
-//! credentials, [`Error::Unauthorized`]), no answer in time [`Error::Timeout`].
+//! credentials, [`Error::Unauthorized`]), no answer in time [`Error::Timeout`]. A server
+//! that lacks what the configuration demands (STARTTLS, an AUTH mechanism) is
+//! [`Error::Permanent`]; a failed TLS handshake is [`Error::Transient`] (it may be a
+//! reset connection; a wrong certificate fails every retry and ends in the dead letters).
 //!
 //! SMTP has no way to ask about a message after it was accepted, so
 //! [`status`](EmailService::status) answers [`DeliveryStatus::Accepted`] for the ids this
@@ -219,11 +222,11 @@ impl From<SmtpError> for Error {
                     Error::Timeout(Duration::ZERO)
                 } else if matches!(code.as_deref(), Some("535" | "530" | "534" | "538")) {
                     Error::Unauthorized(error.to_string())
-                } else if source.is_permanent() {
+                } else if source.is_permanent() || source.is_client() {
+                    // Client errors are lettre refusing this server for this message
+                    // (no STARTTLS, no common AUTH mechanism, no SMTPUTF8): retrying
+                    // the same server cannot help.
                     Error::permanent_from(error.to_string(), error)
-                } else if source.is_client() {
-                    // lettre refused to send (a message it cannot encode): our side.
-                    Error::invalid(error.to_string())
                 } else {
                     // 4xx, connection refused or reset, TLS or parse trouble: may pass.
                     Error::transient_from(error.to_string(), error)

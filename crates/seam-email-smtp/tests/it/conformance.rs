@@ -108,3 +108,30 @@ async fn health_check_greets_the_server() {
     let health = email.check().await;
     assert_eq!(health.status, HealthStatus::Up, "{health:?}");
 }
+
+#[tokio::test]
+async fn starttls_against_a_server_without_it_is_permanent() {
+    use seam_core::{Classify, ErrorKind};
+    use seam_email::{EmailMessage, EmailService};
+    use seam_email_smtp::SmtpMode;
+
+    seam_testkit::require_service("smtp", SINK);
+    // The sink speaks plain SMTP only: a required upgrade must fail, never fall back.
+    let email = SmtpConfig {
+        mode: SmtpMode::Starttls,
+        ..SmtpConfig::default()
+    }
+    .build()
+    .unwrap();
+    let token = conformance::token();
+    let message = EmailMessage::builder()
+        .from(seam_domain::EmailAddress::parse("shop@example.com").unwrap())
+        .to(seam_domain::EmailAddress::parse(&format!("to-{token}@example.com")).unwrap())
+        .subject(format!("Never {token}"))
+        .text("x")
+        .build()
+        .unwrap();
+    let error = email.send(&message).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Permanent, "{error:?}");
+    assert!(error.to_string().contains("STARTTLS"), "{error}");
+}
