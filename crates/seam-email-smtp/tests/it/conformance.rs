@@ -6,12 +6,24 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use seam_email::conformance::{self, MailboxReader, ReceivedEmail};
-use seam_email_smtp::SmtpConfig;
+use seam_email_smtp::{SmtpConfig, SmtpMode};
 
-/// Where the sink listens (see `scripts/test-servers.sh`).
+/// Where the plain sink listens (see `scripts/test-servers.sh`).
 const SINK: &str = "127.0.0.1:2525";
+/// The sink that requires STARTTLS.
+const STARTTLS_SINK: &str = "127.0.0.1:2587";
+/// The sink that speaks TLS from the first byte.
+const TLS_SINK: &str = "127.0.0.1:2465";
 /// The headers the sink adds with the SMTP envelope.
 const ENVELOPE_HEADERS: [&str; 3] = ["X-Peer", "X-MailFrom", "X-RcptTo"];
+
+/// The test CA the TLS sinks' certificate is signed by.
+fn test_ca() -> PathBuf {
+    let dir = std::env::var_os("SEAM_TEST_SMTP_TLS_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| PathBuf::from("/tmp/seam-smtp-tls"), PathBuf::from);
+    dir.join("ca.pem")
+}
 
 fn maildir() -> PathBuf {
     std::env::var_os("SEAM_TEST_SMTP_MAILDIR")
@@ -87,16 +99,70 @@ impl MailboxReader for MaildirReader {
     }
 }
 
-#[tokio::test]
-async fn smtp_adapter_passes_the_conformance_suite_against_a_real_server() {
-    seam_testkit::require_service("smtp", SINK);
-    let email = SmtpConfig::default().build().unwrap();
+async fn run_conformance(config: SmtpConfig) {
+    let email = config.build().unwrap();
     let reader = MaildirReader {
         dir: maildir(),
         matched: Mutex::new(BTreeSet::new()),
     };
     conformance::run_all(&email, &reader).await;
     reader.cleanup();
+}
+
+#[tokio::test]
+async fn smtp_adapter_passes_the_conformance_suite_against_a_real_server() {
+    seam_testkit::require_service("smtp", SINK);
+    run_conformance(SmtpConfig::default()).await;
+}
+
+#[tokio::test]
+async fn smtp_adapter_passes_the_conformance_suite_over_starttls() {
+    seam_testkit::require_service("smtp (starttls)", STARTTLS_SINK);
+    run_conformance(SmtpConfig {
+        port: 2587,
+        mode: SmtpMode::Starttls,
+        ca_cert: Some(test_ca()),
+        ..SmtpConfig::default()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn smtp_adapter_passes_the_conformance_suite_over_implicit_tls() {
+    seam_testkit::require_service("smtp (tls)", TLS_SINK);
+    run_conformance(SmtpConfig {
+        port: 2465,
+        mode: SmtpMode::Tls,
+        ca_cert: Some(test_ca()),
+        ..SmtpConfig::default()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_certificate_from_an_untrusted_authority_is_refused() {
+    use seam_core::Classify;
+    use seam_email::EmailService;
+
+    seam_testkit::require_service("smtp (tls)", TLS_SINK);
+    // Without the test CA, the sink's certificate must not be accepted.
+    let email = SmtpConfig {
+        port: 2465,
+        mode: SmtpMode::Tls,
+        ..SmtpConfig::default()
+    }
+    .build()
+    .unwrap();
+    let token = conformance::token();
+    let error = email
+        .send(&conformance::complete_message(&token))
+        .await
+        .unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+    assert!(
+        error.to_string().to_lowercase().contains("certificate"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -113,7 +179,6 @@ async fn health_check_greets_the_server() {
 async fn starttls_against_a_server_without_it_is_permanent() {
     use seam_core::{Classify, ErrorKind};
     use seam_email::{EmailMessage, EmailService};
-    use seam_email_smtp::SmtpMode;
 
     seam_testkit::require_service("smtp", SINK);
     // The sink speaks plain SMTP only: a required upgrade must fail, never fall back.
