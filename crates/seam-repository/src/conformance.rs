@@ -35,10 +35,12 @@ pub async fn run_all(ports: &RepositoryPorts) {
     orders_insert_and_read(ports).await;
     orders_insert_refuses_duplicates_and_dangling_references(ports).await;
     order_update_is_optimistic(ports).await;
+    order_locks_serialise_read_modify_write(ports).await;
     rollback_and_drop_leave_nothing(ports).await;
     reservation_is_all_or_nothing(ports).await;
     concurrent_reservations_of_the_last_unit_have_one_winner(ports).await;
     inbox_records_a_message_once(ports).await;
+    inbox_race_has_one_winner(ports).await;
     idempotency_keys_store_once(ports).await;
     idempotency_key_race_has_one_winner(ports).await;
     outbox_claim_lease_release_and_publish(ports).await;
@@ -66,10 +68,12 @@ macro_rules! conformance_tests {
             orders_insert_and_read,
             orders_insert_refuses_duplicates_and_dangling_references,
             order_update_is_optimistic,
+            order_locks_serialise_read_modify_write,
             rollback_and_drop_leave_nothing,
             reservation_is_all_or_nothing,
             concurrent_reservations_of_the_last_unit_have_one_winner,
             inbox_records_a_message_once,
+            inbox_race_has_one_winner,
             idempotency_keys_store_once,
             idempotency_key_race_has_one_winner,
             outbox_claim_lease_release_and_publish,
@@ -797,6 +801,49 @@ pub async fn order_update_is_optimistic(ports: &RepositoryPorts) {
     tx.rollback().await.unwrap();
 }
 
+/// Transactions that read an order with `get_order_for_update` and write it back with
+/// the version they read never conflict: the lock makes the second wait for the first.
+pub async fn order_locks_serialise_read_modify_write(ports: &RepositoryPorts) {
+    let t = token();
+    let customer = create_user(ports, &format!("lock.{t}"), "Customer").await;
+    let mug = create_product(ports, &format!("LOCK-{t}"), 5).await;
+    let order = place(customer.id, &[(&mug, 1)], now());
+    insert_committed(ports, &order).await;
+
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let unit_of_work = ports.unit_of_work.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = unit_of_work.begin().await?;
+            let mut locked = tx
+                .get_order_for_update(order.id)
+                .await?
+                .expect("the order exists");
+            tokio::task::yield_now().await;
+            locked.updated_at = now();
+            let version = locked.version;
+            tx.update_order(&locked, version).await?;
+            tx.commit().await?;
+            Ok::<(), Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await
+            .expect("task")
+            .expect("a locked read-modify-write never conflicts");
+    }
+    let stored = ports
+        .orders
+        .get(order.id)
+        .await
+        .unwrap()
+        .expect("the order");
+    assert_eq!(
+        stored.version, 5,
+        "every update applied, one after the other"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Transactions.
 
@@ -983,6 +1030,33 @@ pub async fn inbox_records_a_message_once(ports: &RepositoryPorts) {
         "blank consumer",
     );
     tx.rollback().await.unwrap();
+}
+
+/// Two transactions racing to record the same message: exactly one gets `true`.
+pub async fn inbox_race_has_one_winner(ports: &RepositoryPorts) {
+    let id = Uuid::now_v7();
+    let consumer = format!("racer-{}", token());
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let unit_of_work = ports.unit_of_work.clone();
+        let consumer = consumer.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = unit_of_work.begin().await?;
+            let first = tx.record_inbox(&consumer, id).await?;
+            tx.commit().await?;
+            Ok::<bool, Error>(first)
+        }));
+    }
+    let mut firsts = 0;
+    for task in tasks {
+        if task.await.expect("task").expect("record inbox") {
+            firsts += 1;
+        }
+    }
+    assert_eq!(
+        firsts, 1,
+        "exactly one transaction records the message first"
+    );
 }
 
 fn response(hash: &str, status_code: u16) -> StoredResponse {

@@ -28,6 +28,7 @@ use async_trait::async_trait;
 use seam_domain::{EmailAddress, NewUser, Order, OrderId, Quantity, Sku, User, UserId};
 use uuid::Uuid;
 
+mod blanket;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
@@ -237,6 +238,17 @@ pub trait OutboxStore: Debug + Send + Sync + 'static {
     /// Waits until a message may be claimable, or `max_wait` has passed.
     async fn wait_for_work(&self, max_wait: Duration) -> Result<bool>;
 }
+
+/// A user repository as a trait object.
+pub type DynUserRepository = dyn UserRepository;
+/// An inventory repository as a trait object.
+pub type DynInventoryRepository = dyn InventoryRepository;
+/// An order repository as a trait object.
+pub type DynOrderRepository = dyn OrderRepository;
+/// A unit of work as a trait object.
+pub type DynUnitOfWork = dyn UnitOfWork;
+/// An outbox store as a trait object.
+pub type DynOutboxStore = dyn OutboxStore;
 
 /// Every repository trait, each as a shared trait object, usually all from one adapter.
 #[derive(Debug, Clone)]
