@@ -76,7 +76,7 @@ impl Names {
 /// One consumer (its own channel, with the configured prefetch) per port queue.
 pub(crate) struct ConsumerSlot {
     pub(crate) consumer: lapin::Consumer,
-    _channel: Channel,
+    pub(crate) channel: Channel,
 }
 
 /// A live connection: a confirm-mode publishing channel and the consumers.
@@ -137,10 +137,7 @@ impl Live {
                 FieldTable::default(),
             )
             .await?;
-        let slot = Arc::new(Mutex::new(ConsumerSlot {
-            consumer,
-            _channel: channel,
-        }));
+        let slot = Arc::new(Mutex::new(ConsumerSlot { consumer, channel }));
         consumers.insert(queue.to_owned(), Arc::clone(&slot));
         Ok(slot)
     }

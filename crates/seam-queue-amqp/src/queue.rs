@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, QueueDeleteOptions};
 use lapin::options::{ExchangeDeleteOptions, QueuePurgeOptions};
 use seam_core::{Health, HealthCheck};
@@ -227,6 +227,47 @@ impl AmqpQueue {
         )))
     }
 
+    /// After the consumer pushed nothing in time: one `basic.get`, which sees a message
+    /// the broker has not pushed yet (with a zero wait, or right after the consumer
+    /// started).
+    async fn look(
+        &self,
+        live: Arc<Live>,
+        queue: &str,
+        slot: &tokio::sync::Mutex<crate::connection::ConsumerSlot>,
+    ) -> Result<Option<Delivery>> {
+        let got = tokio::time::timeout(self.inner.config.timeout, async {
+            let mut slot = slot.lock().await;
+            let got = slot
+                .channel
+                .basic_get(
+                    self.inner.names.queue(queue).as_str().into(),
+                    BasicGetOptions { no_ack: false },
+                )
+                .await?;
+            if let Some(got) = got {
+                return Ok(Some(got.delivery));
+            }
+            // The queue was empty because its messages were being pushed to the consumer:
+            // frames arrive in order, so they are in the consumer's buffer by now.
+            match slot.consumer.next().now_or_never() {
+                Some(Some(Ok(message))) => Ok(Some(message)),
+                Some(Some(Err(error))) => Err(error),
+                Some(None) | None => Ok(None),
+            }
+        })
+        .await;
+        match got {
+            Ok(Ok(Some(message))) => self.delivery(live, queue, message).await,
+            Ok(Ok(None)) | Err(_) => Ok(None),
+            Ok(Err(error)) => {
+                let error = AmqpError::from(error);
+                live.note(&error);
+                Err(error.into())
+            }
+        }
+    }
+
     /// Reads the dead letters of `queue` in order on a fresh channel, handing each to
     /// `visit` until it says stop; the channel is then closed, which puts back every
     /// dead letter that `visit` did not ack.
@@ -411,7 +452,7 @@ impl Consumer for AmqpQueue {
                     })
                     .await;
                     match next {
-                        Err(_) => return Ok(None),
+                        Err(_) => return self.look(live, queue, &slot).await,
                         Ok(None) => {
                             // The broker cancelled the consumer (its queue was deleted).
                             live.drop_consumer(queue).await;

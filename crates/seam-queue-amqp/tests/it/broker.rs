@@ -15,7 +15,7 @@ pub(crate) struct TestBroker {
     pub(crate) queue: AmqpQueue,
     pub(crate) prefix: String,
     pub(crate) connection_name: String,
-    config: AmqpQueueConfig,
+    pub(crate) config: AmqpQueueConfig,
     cleaned: bool,
 }
 
@@ -333,5 +333,28 @@ async fn reconnects_after_the_broker_drops_the_connection() {
     expected.sort();
     assert_eq!(seen, expected);
     assert_eq!(queue.check().await.status, HealthStatus::Up);
+    broker.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_zero_wait_sees_a_message_already_published() {
+    let broker = TestBroker::new(orders(), |_| {}).await;
+    // A fresh adapter: its consumer starts with this very call.
+    let other = broker.config.clone().build().unwrap();
+    broker
+        .queue
+        .publish(
+            "order.created",
+            &Envelope::new("order.created", serde_json::json!(1)),
+        )
+        .await
+        .unwrap();
+    let delivery = other
+        .receive("orders", Duration::ZERO)
+        .await
+        .unwrap()
+        .expect("a zero wait still looks at the queue");
+    delivery.ack().await.unwrap();
+    other.close().await;
     broker.cleanup().await;
 }
