@@ -167,6 +167,36 @@ pub trait CacheExt: Cache {
             .map_err(|error| Error::invalid(format!("value cannot be encoded as JSON: {error}")))?;
         self.set(key, &bytes, ttl).await
     }
+
+    /// Read-through: the value under `key`, or else the value `load` gives, which is then
+    /// stored with `ttl`.
+    ///
+    /// `load` runs on a miss only. A failure of `load` is returned as is and nothing is
+    /// stored. Concurrent misses may each run `load` (there is no stampede protection).
+    ///
+    /// # Errors
+    ///
+    /// `load`'s error, or a cache error converted into `E` (none but `Invalid` when the
+    /// cache is wrapped in [`BypassOnError`]).
+    async fn get_or_set_json<T, E, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        load: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned + Send + Sync,
+        E: From<Error> + Send,
+        F: FnOnce() -> Fut + Send,
+        Fut: std::future::Future<Output = Result<T, E>> + Send,
+    {
+        if let Some(hit) = self.get_json::<T>(key).await? {
+            return Ok(hit);
+        }
+        let value = load().await?;
+        self.set_json(key, &value, ttl).await?;
+        Ok(value)
+    }
 }
 
 impl<C: Cache + ?Sized> CacheExt for C {}
@@ -239,6 +269,30 @@ mod tests {
             assert!(matches!(error, Error::Invalid { .. }), "{bad:?}");
         }
         assert!(validate_key(&"k".repeat(MAX_KEY_LEN + 1)).is_err());
+    }
+
+    #[tokio::test]
+    async fn read_through_loads_once_and_keeps_load_errors() {
+        let cache = InMemoryCache::new();
+        let loads = std::sync::atomic::AtomicU32::new(0);
+        for _ in 0..2 {
+            let value: Result<String, Error> = cache
+                .get_or_set_json("user:1", Some(Duration::from_secs(60)), || async {
+                    loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok("Ada".to_owned())
+                })
+                .await;
+            assert_eq!(value.unwrap(), "Ada");
+        }
+        assert_eq!(loads.into_inner(), 1);
+
+        let failed: Result<String, Error> = cache
+            .get_or_set_json("user:2", None, || async {
+                Err(Error::invalid("no such user"))
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(cache.get("user:2").await.unwrap(), None);
     }
 
     #[test]
