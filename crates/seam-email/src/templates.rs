@@ -313,6 +313,46 @@ mod tests {
     }
 
     #[test]
+    fn context_from_an_order_formats_money_and_keeps_the_reason() {
+        use seam_domain::{Currency, Money, OrderLine, Quantity, Sku};
+
+        let eur = Currency::parse("EUR").unwrap();
+        let line = OrderLine {
+            sku: Sku::parse("MUG-RED").unwrap(),
+            quantity: Quantity::new(3).unwrap(),
+            unit_price: Money::from_major_str("9.50", eur).unwrap(),
+        };
+        let mut order = Order::place(
+            seam_core::Id::new(),
+            seam_core::Id::new(),
+            eur,
+            vec![line],
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        order.reject("out of stock", chrono::Utc::now()).unwrap();
+        let context = OrderEmail::from_order(&order, "Ada").unwrap();
+        assert_eq!(context.order_id, order.id.to_string());
+        assert_eq!(context.total, "28.50 EUR");
+        assert_eq!(
+            context.lines,
+            [OrderEmailLine {
+                sku: "MUG-RED".into(),
+                quantity: 3,
+                unit_price: "9.50 EUR".into(),
+                line_total: "28.50 EUR".into(),
+            }]
+        );
+        assert_eq!(context.reason.as_deref(), Some("out of stock"));
+        let rendered = Templates::new().order_rejection(&context).unwrap();
+        assert!(
+            rendered
+                .text
+                .contains("3 x MUG-RED at 9.50 EUR = 28.50 EUR")
+        );
+    }
+
+    #[test]
     fn a_rendered_email_builds_a_message() {
         let rendered = Templates::new()
             .order_confirmation(&context("Ada"))
