@@ -10,7 +10,7 @@
 //!   concurrent reservations neither oversell nor deadlock), inside a savepoint that is
 //!   rolled back on shortage.
 //! - The outbox: every insert also calls `pg_notify('seam_outbox', id)`, delivered on
-//!   commit; [`OutboxStore::wait_for_work`] listens on that channel with a
+//!   commit; [`OutboxStore::wait_for_work`](seam_repository::OutboxStore::wait_for_work) listens on that channel with a
 //!   [`PgListener`]. Claims lease rows with `FOR UPDATE SKIP LOCKED`, so several relays
 //!   never claim the same row.
 //! - Errors are classified by [`seam_sql::classify_sqlx_error`]; a lost connection is

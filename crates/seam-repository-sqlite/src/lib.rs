@@ -10,7 +10,7 @@
 //!   concurrent writers queue (for up to the pool's busy timeout) instead of failing
 //!   with `SQLITE_BUSY` half-way through. Stock is taken with a guarded
 //!   `UPDATE ... WHERE on_hand >= ?` inside a savepoint rolled back on shortage.
-//! - The outbox: SQLite has no notifications, so [`OutboxStore::wait_for_work`] is woken
+//! - The outbox: SQLite has no notifications, so [`OutboxStore::wait_for_work`](seam_repository::OutboxStore::wait_for_work) is woken
 //!   by commits made through this adapter (clones share the signal) and otherwise
 //!   polls when `max_wait` runs out. A single `UPDATE ... RETURNING` claims rows; SQLite
 //!   runs one writer at a time, so two claimers never get the same row.

@@ -135,6 +135,12 @@ pub trait OrderRepository: Debug + Send + Sync + 'static {
 }
 
 /// Starts database transactions.
+///
+/// SQLite and the memory adapter run one writer at a time: while a task holds an open
+/// transaction it must not write through the other repositories (`users.create`,
+/// `inventory.set_stock`, the outbox store) — that write waits for the transaction to
+/// end (on SQLite until the busy timeout, then `Transient`; in memory for ever). Do the
+/// whole unit of work through the transaction, or finish it first.
 #[async_trait]
 pub trait UnitOfWork: Debug + Send + Sync + 'static {
     /// Begins a transaction. Writers may wait here for another writer (SQLite and the
