@@ -82,18 +82,26 @@ impl Inner {
         Fut: Future<Output = Result<T, AmqpError>>,
     {
         let live = self.live().await?;
-        let result =
-            match tokio::time::timeout(self.config.timeout, operation(Arc::clone(&live))).await {
-                Ok(result) => result,
-                Err(_) => Err(AmqpError::Elapsed {
-                    operation: name,
-                    after: self.config.timeout,
-                }),
-            };
+        let result = self.step(name, operation(Arc::clone(&live))).await;
         result.map_err(|error| {
             live.note(&error);
             error.into()
         })
+    }
+
+    /// Runs one broker operation within the configured timeout.
+    async fn step<T>(
+        &self,
+        name: &'static str,
+        operation: impl Future<Output = Result<T, AmqpError>>,
+    ) -> Result<T, AmqpError> {
+        match tokio::time::timeout(self.config.timeout, operation).await {
+            Ok(result) => result,
+            Err(_) => Err(AmqpError::Elapsed {
+                operation: name,
+                after: self.config.timeout,
+            }),
+        }
     }
 
     fn known(&self, queue: &str) -> Result<()> {
@@ -276,40 +284,60 @@ impl AmqpQueue {
         F: FnMut(Arc<Live>, DeadLetter, lapin::message::Delivery) -> Fut + Send,
         Fut: Future<Output = Result<bool, AmqpError>> + Send,
     {
+        // Each step has the configured timeout, not the whole scan: a long dead-letter
+        // queue takes as long as it takes.
         let inner = &self.inner;
-        inner
-            .with_live("scan_dead_letters", |live| async move {
-                let channel = live.connection.create_channel().await?;
-                let dlq = inner.names.dlq(queue);
-                let mut result = Ok(());
-                loop {
-                    let got = match channel
-                        .basic_get(dlq.as_str().into(), BasicGetOptions { no_ack: false })
-                        .await
-                    {
-                        Ok(got) => got,
-                        Err(error) => {
-                            result = Err(error.into());
-                            break;
-                        }
-                    };
-                    let Some(got) = got else { break };
-                    let message = got.delivery;
-                    let dead_letter = dead_letter_of(queue, &message);
-                    match visit(Arc::clone(&live), dead_letter, message).await {
-                        Ok(true) => {}
-                        Ok(false) => break,
-                        Err(error) => {
-                            result = Err(error);
-                            break;
-                        }
+        let live = inner.live().await?;
+        let result = async {
+            let channel = inner
+                .step("channel.open", async {
+                    Ok(live.connection.create_channel().await?)
+                })
+                .await?;
+            let dlq = inner.names.dlq(queue);
+            let mut result = Ok(());
+            loop {
+                let got = inner
+                    .step("basic.get", async {
+                        Ok(channel
+                            .basic_get(dlq.as_str().into(), BasicGetOptions { no_ack: false })
+                            .await?)
+                    })
+                    .await;
+                let got = match got {
+                    Ok(got) => got,
+                    Err(error) => {
+                        result = Err(error);
+                        break;
+                    }
+                };
+                let Some(got) = got else { break };
+                let message = got.delivery;
+                let dead_letter = dead_letter_of(queue, &message);
+                let visited = inner
+                    .step(
+                        "dead letter",
+                        visit(Arc::clone(&live), dead_letter, message),
+                    )
+                    .await;
+                match visited {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(error) => {
+                        result = Err(error);
+                        break;
                     }
                 }
-                // Closing the channel puts back, in order, every message not acked.
-                let _ = channel.close(200, "done".into()).await;
-                result
-            })
-            .await
+            }
+            // Closing the channel puts back, in order, every message not acked.
+            let _ = channel.close(200, "done".into()).await;
+            result
+        }
+        .await;
+        result.map_err(|error| {
+            live.note(&error);
+            error.into()
+        })
     }
 
     /// Finds the dead letter `id` in any queue's dead letters and hands it to `found`.
@@ -772,6 +800,10 @@ impl Settle {
 
     /// After the visibility timeout: a copy with the delivery count goes back on the queue.
     async fn redeliver(&self) {
+        if !self.amqp.usable() {
+            // The channel closed: the broker has put the message back already.
+            return;
+        }
         let meta = Meta {
             deliveries: self.deliveries,
             ..self.meta.clone()
