@@ -58,6 +58,8 @@ pub struct AmqpSettings {
     pub url: SecretString,
     /// The topic exchange events are published to.
     pub exchange: String,
+    /// A prefix for every queue name, so several deployments can share one vhost.
+    pub queue_prefix: String,
     /// Unacknowledged messages a consumer may hold (QoS prefetch).
     pub prefetch: u16,
     /// `classic`, or `quorum` for clustered brokers.
@@ -69,6 +71,7 @@ impl Default for AmqpSettings {
         Self {
             url: SecretString::from("amqp://guest:guest@127.0.0.1:5672/%2f"),
             exchange: "seam.events".to_owned(),
+            queue_prefix: String::new(),
             prefetch: 16,
             queue_type: AmqpQueueType::Classic,
         }

@@ -10,10 +10,16 @@
 //! 4. [`Infrastructure::build`]: all of the above plus the health registry;
 //! 5. [`ops_router`]: `/health*` and `/metrics`; [`shutdown_signal`]: SIGTERM/Ctrl-C.
 
+mod adapters;
+
 use std::sync::Arc;
 
 use axum::Router;
-pub use seam_config::{ConfigError, ConfigLoader, DatabaseBackend, Settings};
+
+pub use adapters::{Adapters, QueuePorts};
+pub use seam_config::{
+    CacheBackend, ConfigError, ConfigLoader, DatabaseBackend, EmailBackend, QueueBackend, Settings,
+};
 use seam_core::{Classify, ErrorKind, SystemClock};
 use seam_health::HealthRegistry;
 use seam_sql::{Database, SqlConfig};
@@ -39,6 +45,14 @@ pub enum StartupError {
         #[source]
         source: seam_sql::Error,
     },
+    /// An adapter could not be built from its settings.
+    #[error("{what}: {message}")]
+    Adapter {
+        /// Which adapter (and setting).
+        what: &'static str,
+        /// What went wrong.
+        message: String,
+    },
     /// A listening socket could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -57,6 +71,7 @@ impl Classify for StartupError {
             Self::Telemetry(_) => ErrorKind::Invalid,
             Self::Database { source, .. } => source.kind(),
             Self::Bind { .. } => ErrorKind::Unavailable,
+            Self::Adapter { .. } => ErrorKind::Unavailable,
         }
     }
 }

@@ -3,14 +3,22 @@
 //!
 //! Tests build the application on port 0 and talk HTTP to it.
 
+mod error;
+mod json;
+mod openapi;
+pub mod orders;
 mod problem;
+pub mod users;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, StatusCode};
-use seam_wiring::{Infrastructure, Settings, StartupError};
+use axum::routing::get;
+use seam_orders::OrderService;
+use seam_wiring::{Adapters, Infrastructure, Settings, StartupError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
@@ -21,7 +29,18 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use error::ApiError;
+pub use openapi::ApiDoc;
+pub use orders::{IDEMPOTENCY_KEY, OrderView, PlaceOrderRequest};
 pub use problem::{ApiJson, Problem};
+pub use users::UserView;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The order and user use cases.
+    pub orders: Arc<OrderService>,
+}
 
 /// The header carrying the request id, set when the client sent none.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -45,9 +64,13 @@ impl Application {
     /// [`StartupError`] when a dependency cannot be set up or the port is taken.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let infrastructure = Infrastructure::build(settings).await?;
+        let adapters = Adapters::build(&infrastructure.settings, &infrastructure.database).await?;
+        let state = AppState {
+            orders: Arc::new(adapters.order_service(&infrastructure.settings)?),
+        };
         let server = &infrastructure.settings.server;
         let listener = seam_wiring::bind(server.address()).await?;
-        let router = router(&infrastructure);
+        let router = router(&infrastructure, state);
         Ok(Self {
             listener,
             shutdown_timeout: server.shutdown_timeout,
@@ -96,7 +119,7 @@ impl Application {
 }
 
 /// The API's routes and middleware.
-fn router(infrastructure: &Infrastructure) -> Router {
+fn router(infrastructure: &Infrastructure, state: AppState) -> Router {
     let server = &infrastructure.settings.server;
     let middleware = ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new([
@@ -127,7 +150,26 @@ fn router(infrastructure: &Infrastructure) -> Router {
             server.request_timeout,
         ));
 
+    let api = Router::new()
+        .route(
+            "/v1/orders",
+            axum::routing::post(orders::place_order).get(orders::list_orders),
+        )
+        .route("/v1/orders/{id}", get(orders::get_order))
+        .route(
+            "/v1/users",
+            axum::routing::post(users::create_user).get(users::list_users),
+        )
+        .route(
+            "/v1/users/{id}",
+            get(users::get_user)
+                .patch(users::update_user)
+                .delete(users::delete_user),
+        )
+        .route("/openapi.json", get(openapi::openapi_json))
+        .with_state(state);
     seam_wiring::ops_router(infrastructure.health.clone())
+        .merge(api)
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(middleware)

@@ -123,7 +123,10 @@ where
 {
     type Rejection = Problem;
 
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
         use axum::extract::rejection::JsonRejection;
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(Self(value)),
@@ -133,19 +136,25 @@ where
             )),
             Err(JsonRejection::JsonSyntaxError(error)) => Err(Problem::new(
                 StatusCode::BAD_REQUEST,
-                format!("malformed JSON: {}", error.body_text().trim_start_matches("Failed to parse the request body as JSON: ")),
+                format!(
+                    "malformed JSON: {}",
+                    error
+                        .body_text()
+                        .trim_start_matches("Failed to parse the request body as JSON: ")
+                ),
             )),
             Err(JsonRejection::JsonDataError(error)) => Err(Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 error
                     .body_text()
-                    .trim_start_matches("Failed to deserialize the JSON body into the target type: ")
+                    .trim_start_matches(
+                        "Failed to deserialize the JSON body into the target type: ",
+                    )
                     .to_owned(),
             )),
-            Err(JsonRejection::BytesRejection(error)) => Err(Problem::new(
-                error.status(),
-                error.body_text(),
-            )),
+            Err(JsonRejection::BytesRejection(error)) => {
+                Err(Problem::new(error.status(), error.body_text()))
+            }
             Err(other) => Err(Problem::new(other.status(), other.body_text())),
         }
     }

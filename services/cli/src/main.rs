@@ -39,6 +39,46 @@ enum Command {
     },
     /// Load demo data: a few products with stock and a customer. Safe to run twice.
     Seed,
+    /// Dead-lettered messages: inspect, replay, purge.
+    Dlq {
+        #[command(subcommand)]
+        action: Dlq,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Dlq {
+    /// List dead letters of a queue, oldest first.
+    List {
+        /// The queue (`orders` or `order-emails`); default: both.
+        #[arg(long)]
+        queue: Option<String>,
+        /// At most this many per queue.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show one dead letter in full.
+    Show {
+        /// Its id, as `list` prints it.
+        id: String,
+    },
+    /// Put dead letters back on their queue.
+    Replay {
+        /// One dead letter's id.
+        id: Option<String>,
+        /// Every dead letter of the queue (or of both queues).
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        /// With --all: only this queue.
+        #[arg(long, requires = "all")]
+        queue: Option<String>,
+    },
+    /// Delete dead letters for good.
+    Purge {
+        /// The queue; default: both.
+        #[arg(long)]
+        queue: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,13 +153,115 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let config = seam_wiring::sql_config(&settings);
     config.validate().map_err(Failure::usage)?;
     let database = Database::connect(&config).await.map_err(Failure::failed)?;
-    let result = execute(&database, cli.command).await;
+    let result = execute(&settings, &database, cli.command).await;
     database.close().await;
     result
 }
 
+fn queues(queue: Option<String>) -> Vec<String> {
+    queue.map_or_else(
+        || {
+            vec![
+                seam_orders::ORDERS_QUEUE.to_owned(),
+                seam_orders::EMAILS_QUEUE.to_owned(),
+            ]
+        },
+        |queue| vec![queue],
+    )
+}
+
+fn parse_uuid(text: &str) -> Result<uuid::Uuid, Failure> {
+    uuid::Uuid::parse_str(text.trim())
+        .map_err(|_| Failure::usage(format!("{text:?} is not a dead-letter id (a UUID)")))
+}
+
 #[allow(clippy::print_stdout)]
-async fn execute(database: &Database, command: Command) -> Result<(), Failure> {
+async fn dlq(settings: &Settings, database: &Database, action: Dlq) -> Result<(), Failure> {
+    let adapters = seam_wiring::Adapters::build(settings, database)
+        .await
+        .map_err(Failure::failed)?;
+    let letters = adapters.queue.dead_letters;
+    match action {
+        Dlq::List { queue, limit } => {
+            println!(
+                "{:<36}  {:<13} {:<8} {:<20}  REASON",
+                "ID", "QUEUE", "ATTEMPTS", "DEAD-LETTERED AT"
+            );
+            for queue in queues(queue) {
+                for letter in letters.list(&queue, limit).await.map_err(Failure::failed)? {
+                    println!(
+                        "{:<36}  {:<13} {:<8} {:<20}  {}",
+                        letter.id,
+                        letter.queue,
+                        letter.attempts,
+                        letter
+                            .dead_lettered_at
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        letter.reason
+                    );
+                }
+            }
+        }
+        Dlq::Show { id } => {
+            let letter = letters
+                .get(parse_uuid(&id)?)
+                .await
+                .map_err(Failure::failed)?;
+            let shown = serde_json::json!({
+                "id": letter.id,
+                "queue": letter.queue,
+                "reason": letter.reason,
+                "attempts": letter.attempts,
+                "first_failed_at": letter.first_failed_at,
+                "last_failed_at": letter.last_failed_at,
+                "dead_lettered_at": letter.dead_lettered_at,
+                "envelope": letter.envelope,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&shown).map_err(Failure::failed)?
+            );
+        }
+        Dlq::Replay { id: Some(id), .. } => {
+            letters
+                .replay(parse_uuid(&id)?)
+                .await
+                .map_err(Failure::failed)?;
+            println!("replayed {id}");
+        }
+        Dlq::Replay {
+            id: None,
+            all: true,
+            queue,
+        } => {
+            for queue in queues(queue) {
+                let count = letters.replay_all(&queue).await.map_err(Failure::failed)?;
+                println!("{queue}: replayed {count}");
+            }
+        }
+        Dlq::Replay {
+            id: None,
+            all: false,
+            ..
+        } => {
+            return Err(Failure::usage("give a dead-letter id, or --all"));
+        }
+        Dlq::Purge { queue } => {
+            for queue in queues(queue) {
+                let count = letters.purge(&queue).await.map_err(Failure::failed)?;
+                println!("{queue}: purged {count}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+async fn execute(
+    settings: &Settings,
+    database: &Database,
+    command: Command,
+) -> Result<(), Failure> {
     let target = database.redacted_url();
     match command {
         Command::Migrate {
@@ -182,6 +324,7 @@ async fn execute(database: &Database, command: Command) -> Result<(), Failure> {
                 )));
             }
         }
+        Command::Dlq { action } => dlq(settings, database, action).await?,
         Command::Seed => {
             let summary = database.seed().await.map_err(failed)?;
             println!("{target}: seeded: {summary}");

@@ -1,13 +1,23 @@
 //! The Seam order worker as a library: [`Worker::build`] then
 //! [`Worker::run_until_stopped`]. `main.rs` only loads settings and telemetry.
 //!
-//! The worker serves its own operations endpoints (`/health*`, `/metrics`) on
-//! `worker.host:worker.port`, so an orchestrator can probe it like the API.
+//! The worker runs:
+//! - the outbox relay, publishing committed events with confirms;
+//! - a consumer of `orders` (`order.created` -> reserve stock, confirm or reject);
+//! - a consumer of `order-emails` (`order.confirmed` / `order.rejected` -> e-mail);
+//! - its operations server (`/health*`, `/metrics`) on `worker.host:worker.port`.
+//!
+//! Shutdown (SIGTERM, Ctrl-C) stops taking messages, lets the ones in hand finish
+//! (up to `worker.shutdown_timeout`), then exits.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use seam_wiring::{Infrastructure, Settings, StartupError};
+use seam_orders::{
+    ConsumerLoop, EMAILS_QUEUE, ORDERS_QUEUE, OrderService, OutboxRelay, RelayConfig, RetrySchedule,
+};
+use seam_wiring::{Adapters, Infrastructure, Settings, StartupError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +26,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Worker {
     listener: TcpListener,
     infrastructure: Infrastructure,
+    adapters: Adapters,
+    service: Arc<OrderService>,
     shutdown: CancellationToken,
     shutdown_timeout: Duration,
 }
@@ -28,12 +40,16 @@ impl Worker {
     /// [`StartupError`] when a dependency cannot be set up or the port is taken.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let infrastructure = Infrastructure::build(settings).await?;
+        let adapters = Adapters::build(&infrastructure.settings, &infrastructure.database).await?;
+        let service = Arc::new(adapters.order_service(&infrastructure.settings)?);
         let worker = &infrastructure.settings.worker;
         let listener = seam_wiring::bind(worker.address()).await?;
         Ok(Self {
             listener,
             shutdown_timeout: worker.shutdown_timeout,
             infrastructure,
+            adapters,
+            service,
             shutdown: CancellationToken::new(),
         })
     }
@@ -50,8 +66,8 @@ impl Worker {
         self.shutdown.clone()
     }
 
-    /// Runs until the shutdown token is cancelled, then lets in-flight work finish (up
-    /// to `worker.shutdown_timeout`) and closes the database.
+    /// Runs until the shutdown token is cancelled, then lets in-flight messages finish
+    /// (up to `worker.shutdown_timeout`) and closes the database.
     ///
     /// # Errors
     ///
@@ -60,19 +76,58 @@ impl Worker {
         let Self {
             listener,
             infrastructure,
+            adapters,
+            service,
             shutdown,
             shutdown_timeout,
         } = self;
+        let settings = &infrastructure.settings;
         let health_task = infrastructure.spawn_health_checks(shutdown.child_token());
-        let router = seam_wiring::ops_router(infrastructure.health.clone());
+        let work = shutdown.child_token();
+        let mut tasks = tokio::task::JoinSet::new();
+
+        let relay = OutboxRelay::new(
+            adapters.repositories.outbox.clone(),
+            adapters.queue.publisher.clone(),
+            RelayConfig::default(),
+        );
+        tasks.spawn(relay.run(work.clone()));
+        let schedule = RetrySchedule {
+            max_attempts: settings.queue.max_attempts,
+            ..RetrySchedule::default()
+        };
+        for queue in [ORDERS_QUEUE, EMAILS_QUEUE] {
+            let consumer = Arc::new(ConsumerLoop::new(
+                adapters.queue.consumer.clone(),
+                queue,
+                service.clone(),
+                schedule,
+            ));
+            tasks.spawn(consumer.run(settings.worker.concurrency, work.clone()));
+        }
         tracing::info!(
             address = %listener.local_addr()?,
-            concurrency = infrastructure.settings.worker.concurrency,
+            concurrency = settings.worker.concurrency,
+            queue = ?settings.queue.backend,
             "order worker running"
         );
 
+        let router = seam_wiring::ops_router(infrastructure.health.clone());
         let result = seam_wiring::serve(listener, router, shutdown.clone(), shutdown_timeout).await;
         shutdown.cancel();
+        // The loops check for cancellation between messages: wait for the ones in hand.
+        let drained = tokio::time::timeout(shutdown_timeout, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(timeout = ?shutdown_timeout, "in-flight messages did not finish in time; they will be delivered again");
+            tasks.abort_all();
+        }
+        // Adapters may hold pool connections (the Postgres outbox listener): release them
+        // before closing the pool, which waits for every connection to come back.
+        drop(service);
+        drop(adapters);
         infrastructure.close(health_task).await;
         tracing::info!("order worker stopped");
         result

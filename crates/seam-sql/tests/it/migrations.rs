@@ -180,7 +180,8 @@ async fn edited_migration_is_a_clear_checksum_error(db: &Database) {
         Err(Error::ChecksumMismatch { version: 1, .. })
     ));
     let status = db.migration_status().await.unwrap();
-    let checksums_ok: Vec<(i64, bool)> = status.iter().map(|m| (m.version, m.checksum_ok)).collect();
+    let checksums_ok: Vec<(i64, bool)> =
+        status.iter().map(|m| (m.version, m.checksum_ok)).collect();
     let expected: Vec<(i64, bool)> = known_versions(db.backend())
         .into_iter()
         .map(|version| (version, version != 1))

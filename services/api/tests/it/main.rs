@@ -2,6 +2,8 @@
 
 mod app;
 mod binary;
+mod orders;
+mod users;
 
 use std::net::SocketAddr;
 
@@ -18,6 +20,18 @@ pub(crate) fn sqlite_settings(data_dir: &std::path::Path) -> Settings {
     };
     settings.server.port = 0;
     settings.worker.port = 0;
+    settings
+}
+
+/// Settings over a migrated and seeded SQLite database in `data_dir`.
+pub(crate) async fn seeded_settings(data_dir: &std::path::Path) -> Settings {
+    let settings = sqlite_settings(data_dir);
+    let database = seam_sql::Database::connect(&seam_wiring::sql_config(&settings))
+        .await
+        .expect("the SQLite database opens");
+    database.migrate_up().await.expect("migrations apply");
+    database.seed().await.expect("seed data loads");
+    database.close().await;
     settings
 }
 
@@ -51,6 +65,16 @@ impl TestApp {
     pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub(crate) async fn post_json(&self, path: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
             .send()
             .await
             .expect("request sent")

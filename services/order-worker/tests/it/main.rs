@@ -1,4 +1,7 @@
-//! End-to-end tests of the order worker: built on port 0, and the real binary.
+//! End-to-end tests of the order worker: built on port 0, and the real binary; and
+//! the whole order flow with the API.
+
+mod flow;
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,0 +1,196 @@
+//! Settings -> adapters: the one place that matches the backend enums.
+
+use std::sync::Arc;
+
+use seam_config::{EmailBackend, QueueBackend, Settings};
+use seam_core::{ExposeSecret, SystemClock};
+use seam_email::{EmailService, Templates};
+use seam_orders::{EmailSender, OrderService, bindings, parse_mailbox};
+use seam_queue::{Consumer, DeadLetters, Publisher};
+use seam_repository::RepositoryPorts;
+use seam_sql::Database;
+
+use crate::StartupError;
+
+/// The queue, as the three roles the services use.
+#[derive(Debug, Clone)]
+pub struct QueuePorts {
+    /// Publishes (the outbox relay).
+    pub publisher: Arc<dyn Publisher>,
+    /// Consumes (the worker).
+    pub consumer: Arc<dyn Consumer>,
+    /// Inspects and replays dead letters (`seam dlq`).
+    pub dead_letters: Arc<dyn DeadLetters>,
+}
+
+impl QueuePorts {
+    fn from_shared<Q: Publisher + Consumer + DeadLetters>(queue: Arc<Q>) -> Self {
+        Self {
+            publisher: queue.clone(),
+            consumer: queue.clone(),
+            dead_letters: queue,
+        }
+    }
+}
+
+/// Every adapter the order flow needs, chosen by the settings.
+#[derive(Debug, Clone)]
+pub struct Adapters {
+    /// The repositories over the configured database.
+    pub repositories: RepositoryPorts,
+    /// The configured queue.
+    pub queue: QueuePorts,
+    /// The configured e-mail service.
+    pub email: Arc<dyn EmailService>,
+}
+
+fn adapter_error(what: &'static str, error: impl std::fmt::Display) -> StartupError {
+    StartupError::Adapter {
+        what,
+        message: error.to_string(),
+    }
+}
+
+impl Adapters {
+    /// Builds the repositories, queue and e-mail service the settings name.
+    ///
+    /// # Errors
+    ///
+    /// [`StartupError::Adapter`] naming the adapter that could not be built.
+    pub async fn build(settings: &Settings, database: &Database) -> Result<Self, StartupError> {
+        let repositories = repositories(database)?;
+        let queue = queue(settings, database).await?;
+        let email = email(settings)?;
+        Ok(Self {
+            repositories,
+            queue,
+            email,
+        })
+    }
+
+    /// The order use cases over these adapters.
+    ///
+    /// # Errors
+    ///
+    /// [`StartupError::Adapter`] when `email.from` is not a valid address.
+    pub fn order_service(&self, settings: &Settings) -> Result<OrderService, StartupError> {
+        let from = parse_mailbox(&settings.email.from)
+            .map_err(|error| adapter_error("email.from", error))?;
+        Ok(OrderService::new(
+            self.repositories.clone(),
+            EmailSender {
+                service: self.email.clone(),
+                from,
+                templates: Arc::new(Templates::new()),
+            },
+            SystemClock::shared(),
+        ))
+    }
+}
+
+fn repositories(database: &Database) -> Result<RepositoryPorts, StartupError> {
+    match database.backend() {
+        seam_sql::Backend::Postgres => {
+            let repositories = seam_repository_postgres::PostgresRepositories::new(database)
+                .map_err(|error| adapter_error("repository (postgres)", error))?;
+            Ok(RepositoryPorts::from_shared(Arc::new(repositories)))
+        }
+        seam_sql::Backend::Sqlite => {
+            let repositories = seam_repository_sqlite::SqliteRepositories::new(database)
+                .map_err(|error| adapter_error("repository (sqlite)", error))?;
+            Ok(RepositoryPorts::from_shared(Arc::new(repositories)))
+        }
+    }
+}
+
+async fn queue(settings: &Settings, database: &Database) -> Result<QueuePorts, StartupError> {
+    let queue_settings = &settings.queue;
+    match queue_settings.backend {
+        QueueBackend::Sql => {
+            let mut config = seam_queue_sql::SqlQueueConfig::new(bindings());
+            config.visibility_timeout = queue_settings.visibility_timeout;
+            config.poll_interval = queue_settings.poll_interval;
+            let queue = seam_queue_sql::SqlQueue::new(database.clone(), config)
+                .map_err(|error| adapter_error("queue (sql)", error))?;
+            Ok(QueuePorts::from_shared(Arc::new(queue)))
+        }
+        QueueBackend::Memory => {
+            let mut config = seam_queue::MemoryQueueConfig::new(bindings());
+            config.visibility_timeout = queue_settings.visibility_timeout;
+            let queue = seam_queue::MemoryQueue::new(config)
+                .map_err(|error| adapter_error("queue (memory)", error))?;
+            Ok(QueuePorts::from_shared(Arc::new(queue)))
+        }
+        QueueBackend::Amqp => {
+            let amqp = &queue_settings.amqp;
+            let mut config =
+                seam_queue_amqp::AmqpQueueConfig::new(amqp.url.expose_secret().clone())
+                    .with_bindings(bindings());
+            config.exchange = amqp.exchange.clone();
+            config.queue_prefix = amqp.queue_prefix.clone();
+            config.prefetch = amqp.prefetch;
+            config.visibility_timeout = queue_settings.visibility_timeout;
+            config.queue_type = match amqp.queue_type {
+                seam_config::AmqpQueueType::Classic => seam_queue_amqp::QueueType::Classic,
+                seam_config::AmqpQueueType::Quorum => seam_queue_amqp::QueueType::Quorum,
+            };
+            let queue = config
+                .build()
+                .map_err(|error| adapter_error("queue (amqp)", error))?;
+            queue
+                .connect()
+                .await
+                .map_err(|error| adapter_error("queue (amqp)", error))?;
+            Ok(QueuePorts::from_shared(Arc::new(queue)))
+        }
+    }
+}
+
+fn email(settings: &Settings) -> Result<Arc<dyn EmailService>, StartupError> {
+    let email = &settings.email;
+    match email.backend {
+        EmailBackend::File => {
+            let adapter = seam_email_file::FileEmailConfig::new(settings.email_dir())
+                .build()
+                .map_err(|error| adapter_error("email (file)", error))?;
+            Ok(Arc::new(adapter))
+        }
+        EmailBackend::Smtp => {
+            let smtp = &email.smtp;
+            let config = seam_email_smtp::SmtpConfig {
+                host: smtp.host.clone(),
+                port: smtp.port,
+                mode: match smtp.security {
+                    seam_config::SmtpSecurity::Starttls => seam_email_smtp::SmtpMode::Starttls,
+                    seam_config::SmtpSecurity::Tls => seam_email_smtp::SmtpMode::Tls,
+                    seam_config::SmtpSecurity::Plain => seam_email_smtp::SmtpMode::Plain,
+                },
+                username: smtp.username.clone(),
+                password: smtp.password.clone(),
+                timeout: smtp.timeout,
+                ..seam_email_smtp::SmtpConfig::default()
+            };
+            let adapter = config
+                .build()
+                .map_err(|error| adapter_error("email (smtp)", error))?;
+            Ok(Arc::new(adapter))
+        }
+        EmailBackend::Sendgrid => {
+            let sendgrid = &email.sendgrid;
+            let Some(api_key) = sendgrid.api_key.clone() else {
+                return Err(adapter_error(
+                    "email (sendgrid)",
+                    "email.sendgrid.api_key is required",
+                ));
+            };
+            let mut config = seam_email_sendgrid::SendgridConfig::new(api_key);
+            config.base_url = sendgrid.base_url.clone();
+            config.timeout = sendgrid.timeout;
+            let adapter = config
+                .build()
+                .map_err(|error| adapter_error("email (sendgrid)", error))?;
+            Ok(Arc::new(adapter))
+        }
+        EmailBackend::Memory => Ok(Arc::new(seam_email::InMemoryEmail::new())),
+    }
+}

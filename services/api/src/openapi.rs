@@ -1,0 +1,40 @@
+//! The OpenAPI document, generated from the handlers and served at `/openapi.json`.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use crate::{orders, users};
+
+/// The API's OpenAPI description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Seam order API", description = "Orders and users. Errors are application/problem+json (RFC 9457)."),
+    paths(
+        orders::place_order,
+        orders::get_order,
+        orders::list_orders,
+        users::create_user,
+        users::get_user,
+        users::update_user,
+        users::delete_user,
+        users::list_users,
+    ),
+    components(schemas(
+        orders::PlaceOrderRequest,
+        orders::OrderLineRequest,
+        orders::OrderView,
+        orders::OrderLineView,
+        orders::OrderPage,
+        orders::MoneyView,
+        users::CreateUserRequest,
+        users::UpdateUserRequest,
+        users::UserView,
+        users::UserPage,
+    )),
+    tags((name = "orders"), (name = "users"))
+)]
+pub struct ApiDoc;
+
+pub(crate) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
