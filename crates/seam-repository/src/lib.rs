@@ -16,8 +16,8 @@
 //!
 //! Every operation fails with the one [`Error`] enum, which implements
 //! [`seam_core::Classify`]. [`memory::MemoryRepositories`] is the in-memory adapter (the
-//! embedded default and the fake for tests); `seam-repository-postgres` and
-//! `seam-repository-sqlite` are the SQL adapters. Each passes the suite in
+//! embedded default and the fake for tests); `seam-repository-sql` is the SQL adapter
+//! (PostgreSQL and SQLite). Each passes the suite in
 //! `conformance` (feature `conformance`).
 
 use std::fmt::Debug;

@@ -89,18 +89,9 @@ impl Adapters {
 }
 
 fn repositories(database: &Database) -> Result<RepositoryPorts, StartupError> {
-    match database.backend() {
-        seam_sql::Backend::Postgres => {
-            let repositories = seam_repository_postgres::PostgresRepositories::new(database)
-                .map_err(|error| adapter_error("repository (postgres)", error))?;
-            Ok(RepositoryPorts::from_shared(Arc::new(repositories)))
-        }
-        seam_sql::Backend::Sqlite => {
-            let repositories = seam_repository_sqlite::SqliteRepositories::new(database)
-                .map_err(|error| adapter_error("repository (sqlite)", error))?;
-            Ok(RepositoryPorts::from_shared(Arc::new(repositories)))
-        }
-    }
+    let repositories = seam_repository_sql::SqlRepositories::new(database)
+        .map_err(|error| adapter_error("repository (sql)", error))?;
+    Ok(repositories.ports())
 }
 
 async fn queue(settings: &Settings, database: &Database) -> Result<QueuePorts, StartupError> {

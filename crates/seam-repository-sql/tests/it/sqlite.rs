@@ -1,27 +1,16 @@
-//! The SQLite repository against a real database file: the port's conformance suite, one
-//! test per check, each on a fresh file (`TestSqlite`), plus what only a real database
-//! shows (a closed pool is `Unavailable`, another backend is refused).
+//! The SQLite repositories, each test on a fresh file.
 
 use seam_core::{Classify, ErrorKind};
 use seam_repository::RepositoryPorts;
-use seam_repository_sqlite::SqliteRepositories;
-use seam_sql::{Database, SqlConfig};
-use seam_testkit::TestSqlite;
+use seam_repository_sql::{SqliteRepositories, SqliteRepositoryConfig};
+use seam_sql::{Backend, SqlConfig};
 
-struct Guard {
-    database: Database,
-    file: TestSqlite,
-}
+use crate::support::{self, Guard, teardown};
 
 async fn connect() -> (SqliteRepositories, Guard) {
-    seam_testkit::init_test_logging();
-    let file = TestSqlite::new().await;
-    let database = Database::connect(&SqlConfig::new(file.url()))
-        .await
-        .expect("open the test database");
-    database.migrate_up().await.expect("migrate");
-    let repositories = SqliteRepositories::new(&database).expect("a SQLite database");
-    (repositories, Guard { database, file })
+    let guard = Guard::new(Backend::Sqlite).await;
+    let repositories = SqliteRepositories::new(&guard.database).expect("a SQLite database");
+    (repositories, guard)
 }
 
 async fn setup() -> (RepositoryPorts, Guard) {
@@ -29,36 +18,29 @@ async fn setup() -> (RepositoryPorts, Guard) {
     (repositories.ports(), guard)
 }
 
-async fn teardown(guard: Guard) {
-    guard.database.close().await;
-    guard.file.cleanup().await;
-}
-
 seam_repository::conformance_tests!(setup, teardown);
 
 #[tokio::test]
 async fn run_all_on_one_database() {
-    let (ports, guard) = setup().await;
-    seam_repository::conformance::run_all(&ports).await;
-    drop(ports);
-    teardown(guard).await;
+    support::run_all_on_one_database(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn sql_repositories_pick_sqlite() {
+    support::sql_repositories_pick_the_backend(Backend::Sqlite).await;
 }
 
 #[tokio::test]
 async fn a_closed_pool_is_unavailable_and_retryable() {
     let (repositories, guard) = connect().await;
-    guard.database.close().await;
-    let ports = repositories.ports();
-    let error = ports
-        .users
-        .get(seam_domain::UserId::new())
-        .await
-        .unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error:?}");
-    assert!(error.is_retryable());
-    let error = ports.unit_of_work.begin().await.err().expect("begin fails");
-    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error:?}");
-    drop(ports);
+    support::a_closed_pool_is_unavailable_and_retryable(repositories.ports(), guard).await;
+}
+
+#[tokio::test]
+async fn a_postgres_database_is_refused() {
+    let guard = Guard::new(Backend::Postgres).await;
+    let error = SqliteRepositories::new(&guard.database).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Invalid);
     teardown(guard).await;
 }
 
@@ -95,7 +77,7 @@ async fn ids_and_times_are_stored_as_text() {
 
 #[tokio::test]
 async fn config_refuses_a_postgres_url() {
-    let config = seam_repository_sqlite::SqliteRepositoryConfig {
+    let config = SqliteRepositoryConfig {
         database: SqlConfig::new("postgres://postgres@127.0.0.1:5432/seam"),
     };
     let error = config.validate().unwrap_err();

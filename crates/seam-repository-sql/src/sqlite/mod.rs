@@ -1,10 +1,6 @@
-//! The SQLite adapter of the repository port ([`seam_repository`]).
-//!
-//! [`SqliteRepositories`] implements every repository trait over one
-//! [`seam_sql::Database`] SQLite pool; [`SqliteRepositories::ports`] hands them out as
-//! [`RepositoryPorts`]. The schema is the one of `migrations/sqlite` (run
-//! `Database::migrate_up` first): STRICT tables, ids as hyphenated UUID text, times as
-//! RFC 3339 text with six fractional digits, JSON as text.
+//! The SQLite dialect. The schema is the one of `migrations/sqlite`: STRICT tables, ids
+//! as hyphenated UUID text, times as RFC 3339 text with six fractional digits, JSON as
+//! text.
 //!
 //! - Transactions start with `BEGIN IMMEDIATE`: they take the write lock up front, so
 //!   concurrent writers queue (for up to the pool's busy timeout) instead of failing
@@ -14,11 +10,9 @@
 //!   by commits made through this adapter (clones share the signal) and otherwise
 //!   polls when `max_wait` runs out. A single `UPDATE ... RETURNING` claims rows; SQLite
 //!   runs one writer at a time, so two claimers never get the same row.
-//! - Errors are classified by [`seam_sql::classify_sqlx_error`]; a busy database that
-//!   stays busy is `Transient`.
+//! - A busy database that stays busy is `Transient`.
 //! - Every call records `seam_port_calls_total{port="repository",adapter="sqlite",op}`.
 
-mod error;
 mod outbox;
 mod rows;
 mod transaction;
@@ -34,13 +28,20 @@ use seam_repository::{
 };
 use seam_sql::sqlx::sqlite::SqlitePool;
 use seam_sql::sqlx::{self, QueryBuilder, Sqlite};
-use seam_sql::{Database, SqlConfig};
+use seam_sql::{Backend, Database, SqlConfig};
 use seam_telemetry::PortMetrics;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::error::{ADAPTER, db};
-use crate::rows::{fetch_orders, id_text, now, product_from_row};
+use self::rows::{fetch_orders, id_text, now};
+use crate::rows::{self as shared, product_from_row};
+
+/// This adapter's name, in errors and metrics.
+const ADAPTER: &str = "sqlite";
+
+fn db(error: sqlx::Error) -> Error {
+    crate::error::db(ADAPTER, error)
+}
 
 const METRICS: PortMetrics = PortMetrics::new("repository", ADAPTER);
 
@@ -62,16 +63,7 @@ impl SqliteRepositoryConfig {
     ///
     /// [`Error::Invalid`] for invalid settings or a URL that is not SQLite.
     pub fn validate(&self) -> Result<()> {
-        self.database
-            .validate()
-            .map_err(|error| Error::invalid("database", error.to_string()))?;
-        match self.database.backend() {
-            Ok(seam_sql::Backend::Sqlite) => Ok(()),
-            _ => Err(Error::invalid(
-                "database.url",
-                "the SQLite repository needs a sqlite: URL",
-            )),
-        }
+        crate::config::validate(&self.database, Backend::Sqlite)
     }
 
     /// Validates, opens the database, and returns the repositories.
@@ -82,16 +74,7 @@ impl SqliteRepositoryConfig {
     /// file cannot be opened.
     pub async fn build(self) -> Result<SqliteRepositories> {
         self.validate()?;
-        let database =
-            Database::connect(&self.database).await.map_err(
-                |error| match seam_core::Classify::kind(&error) {
-                    seam_core::ErrorKind::Invalid => Error::invalid("database", error.to_string()),
-                    _ => Error::Unavailable {
-                        adapter: ADAPTER,
-                        source: Box::new(error),
-                    },
-                },
-            )?;
+        let database = crate::config::connect(&self.database, ADAPTER).await?;
         SqliteRepositories::new(&database)
     }
 }
@@ -111,15 +94,9 @@ impl SqliteRepositories {
     ///
     /// [`Error::Invalid`] when the database is not SQLite.
     pub fn new(database: &Database) -> Result<Self> {
-        let pool = database.as_sqlite().ok_or_else(|| {
-            Error::invalid(
-                "database",
-                format!(
-                    "the SQLite repository needs a SQLite database, got {}",
-                    database.backend()
-                ),
-            )
-        })?;
+        let pool = database
+            .as_sqlite()
+            .ok_or_else(|| crate::config::wrong_backend(Backend::Sqlite, database))?;
         Ok(Self::from_pool(pool.clone()))
     }
 
@@ -179,7 +156,7 @@ impl InventoryRepository for SqliteRepositories {
                     .iter()
                     .map(product_from_row)
                     .collect::<Result<Vec<Product>>>()?;
-                Ok(rows::in_requested_order(skus, found))
+                Ok(shared::in_requested_order(skus, found))
             })
             .await
     }
@@ -268,7 +245,7 @@ impl OrderRepository for SqliteRepositories {
         METRICS
             .call("orders.get", async {
                 let mut conn = self.pool.acquire().await.map_err(db)?;
-                let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(rows::ORDER_COLUMNS);
+                let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(shared::ORDER_COLUMNS);
                 query
                     .push(" WHERE id = ")
                     .push_bind(id_text(id.into_uuid()));
@@ -296,7 +273,7 @@ impl OrderRepository for SqliteRepositories {
                         .fetch_one(&mut *conn)
                         .await
                         .map_err(db)?;
-                let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(rows::ORDER_COLUMNS);
+                let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(shared::ORDER_COLUMNS);
                 query
                     .push(" WHERE customer_id = ")
                     .push_bind(customer)

@@ -1,44 +1,38 @@
-//! [`Transaction`] on SQLite: one `BEGIN IMMEDIATE` transaction owned for the unit of work.
-
-use std::sync::Arc;
+//! [`Transaction`] on PostgreSQL: one `sqlx::Transaction` owned for the unit of work.
 
 use async_trait::async_trait;
+use chrono::SubsecRound;
 use seam_core::ErrorKind;
 use seam_domain::{Order, OrderId, Quantity, Sku};
 use seam_repository::{
     Error, OutboxMessage, Reservation, Result, StoredResponse, Transaction, check_consumer,
     check_idempotency_key, check_stored_response,
 };
-use seam_sql::sqlx::{self, QueryBuilder, Sqlite};
-use tokio::sync::Notify;
+use seam_sql::sqlx::{self, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::METRICS;
-use crate::error::{corrupt, db, violated};
-use crate::rows::{ORDER_COLUMNS, fetch_orders, id_text, now, time_text};
+use super::rows::fetch_orders;
+use super::{ADAPTER, METRICS, OUTBOX_CHANNEL, db};
+use crate::error::{constraint, violated};
+use crate::rows::ORDER_COLUMNS;
 
 /// An open transaction. Dropping it rolls back (sqlx queues the `ROLLBACK` on the
 /// connection before it is reused).
-pub(crate) struct SqliteTransaction {
-    tx: sqlx::Transaction<'static, Sqlite>,
-    outbox_added: Arc<Notify>,
-    added: bool,
+pub(crate) struct PostgresTransaction {
+    tx: sqlx::Transaction<'static, Postgres>,
 }
 
-impl SqliteTransaction {
-    pub(crate) fn new(tx: sqlx::Transaction<'static, Sqlite>, outbox_added: Arc<Notify>) -> Self {
-        Self {
-            tx,
-            outbox_added,
-            added: false,
-        }
+impl PostgresTransaction {
+    pub(crate) fn new(tx: sqlx::Transaction<'static, Postgres>) -> Self {
+        Self { tx }
     }
 
-    async fn order(&mut self, id: OrderId) -> Result<Option<Order>> {
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(ORDER_COLUMNS);
-        query
-            .push(" WHERE id = ")
-            .push_bind(id_text(id.into_uuid()));
+    async fn order(&mut self, id: OrderId, for_update: bool) -> Result<Option<Order>> {
+        let mut query: QueryBuilder<Postgres> = QueryBuilder::new(ORDER_COLUMNS);
+        query.push(" WHERE id = ").push_bind(id.into_uuid());
+        if for_update {
+            query.push(" FOR UPDATE");
+        }
         Ok(fetch_orders(&mut self.tx, query).await?.into_iter().next())
     }
 }
@@ -48,50 +42,55 @@ fn order_insert_error(error: sqlx::Error, order: &Order) -> Error {
         Some(ErrorKind::AlreadyExists) => {
             Error::already_exists("order", format!("id {}", order.id))
         }
-        // SQLite does not name the violated foreign key.
-        Some(ErrorKind::Conflict) => Error::conflict(
-            "order",
-            order.id,
-            "the customer or a product of the order does not exist",
-        ),
+        Some(ErrorKind::Conflict) => {
+            let message = match constraint(&error) {
+                Some("orders_customer_id_fkey") => {
+                    format!("customer {} does not exist", order.customer_id)
+                }
+                Some("order_lines_sku_fkey") => "a product of the order does not exist".to_owned(),
+                _ => "the customer or a product does not exist".to_owned(),
+            };
+            Error::conflict("order", order.id, message)
+        }
         _ => db(error),
     }
 }
 
 #[async_trait]
-impl Transaction for SqliteTransaction {
+impl Transaction for PostgresTransaction {
     async fn insert_order(&mut self, order: &Order) -> Result<()> {
         METRICS
             .call("tx.insert_order", async {
-                let id = id_text(order.id.into_uuid());
+                let version = i32::try_from(order.version)
+                    .map_err(|_| Error::invalid("version", "is out of range"))?;
                 sqlx::query(
                     "INSERT INTO orders (id, customer_id, status, currency, total_minor, \
                      rejection_reason, created_at, updated_at, version) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
-                .bind(&id)
-                .bind(id_text(order.customer_id.into_uuid()))
+                .bind(order.id.into_uuid())
+                .bind(order.customer_id.into_uuid())
                 .bind(order.status.as_str())
                 .bind(order.total.currency().code())
                 .bind(order.total.minor())
                 .bind(order.rejection_reason.as_deref())
-                .bind(time_text(order.created_at))
-                .bind(time_text(order.updated_at))
-                .bind(order.version)
+                .bind(order.created_at.trunc_subsecs(6))
+                .bind(order.updated_at.trunc_subsecs(6))
+                .bind(version)
                 .execute(&mut *self.tx)
                 .await
                 .map_err(|error| order_insert_error(error, order))?;
                 if order.lines.is_empty() {
                     return Ok(());
                 }
-                let mut lines: QueryBuilder<Sqlite> = QueryBuilder::new(
+                let mut lines: QueryBuilder<Postgres> = QueryBuilder::new(
                     "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price_minor, currency) ",
                 );
                 lines.push_values(order.lines.iter().enumerate(), |mut row, (index, line)| {
-                    row.push_bind(id.clone())
-                        .push_bind(index as i64 + 1)
+                    row.push_bind(order.id.into_uuid())
+                        .push_bind(index as i32 + 1)
                         .push_bind(line.sku.as_str().to_owned())
-                        .push_bind(i64::from(line.quantity.get()))
+                        .push_bind(line.quantity.get() as i32)
                         .push_bind(line.unit_price.minor())
                         .push_bind(line.unit_price.currency().code());
                 });
@@ -105,29 +104,30 @@ impl Transaction for SqliteTransaction {
             .await
     }
 
-    /// `BEGIN IMMEDIATE` already excludes every other writer until this transaction ends.
     async fn get_order_for_update(&mut self, id: OrderId) -> Result<Option<Order>> {
         METRICS
-            .call("tx.get_order_for_update", self.order(id))
+            .call("tx.get_order_for_update", self.order(id, true))
             .await
     }
 
     async fn update_order(&mut self, order: &Order, expected_version: i64) -> Result<Order> {
         METRICS
             .call("tx.update_order", async {
+                let version = i32::try_from(expected_version)
+                    .map_err(|_| Error::stale_version("order", order.id, expected_version))?;
                 let done = sqlx::query(
-                    "UPDATE orders SET status = ?3, rejection_reason = ?4, updated_at = ?5, \
-                     version = version + 1 WHERE id = ?1 AND version = ?2",
+                    "UPDATE orders SET status = $3, rejection_reason = $4, updated_at = $5, \
+                     version = version + 1 WHERE id = $1 AND version = $2",
                 )
-                .bind(id_text(order.id.into_uuid()))
-                .bind(expected_version)
+                .bind(order.id.into_uuid())
+                .bind(version)
                 .bind(order.status.as_str())
                 .bind(order.rejection_reason.as_deref())
-                .bind(time_text(order.updated_at))
+                .bind(order.updated_at.trunc_subsecs(6))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(db)?;
-                let stored = self.order(order.id).await?;
+                let stored = self.order(order.id, false).await?;
                 match (done.rows_affected(), stored) {
                     (1, Some(stored)) => Ok(stored),
                     (_, Some(_)) => Err(Error::stale_version("order", order.id, expected_version)),
@@ -140,22 +140,22 @@ impl Transaction for SqliteTransaction {
     async fn reserve_stock(&mut self, items: &[(Sku, Quantity)]) -> Result<Reservation> {
         METRICS
             .call("tx.reserve_stock", async {
+                // SKU order: concurrent reservations lock rows in the same order, so they
+                // wait for each other instead of deadlocking.
                 let mut sorted: Vec<&(Sku, Quantity)> = items.iter().collect();
                 sorted.sort_by(|a, b| a.0.cmp(&b.0));
-                let (_, at) = now();
                 sqlx::raw_sql("SAVEPOINT seam_reserve")
                     .execute(&mut *self.tx)
                     .await
                     .map_err(db)?;
                 for (sku, quantity) in sorted {
-                    let units = i64::from(quantity.get());
+                    let units = quantity.get() as i32;
                     let done = sqlx::query(
-                        "UPDATE inventory SET on_hand = on_hand - ?2, updated_at = ?3 \
-                         WHERE sku = ?1 AND on_hand >= ?2",
+                        "UPDATE inventory SET on_hand = on_hand - $2, updated_at = now() \
+                         WHERE sku = $1 AND on_hand >= $2",
                     )
                     .bind(sku.as_str())
                     .bind(units)
-                    .bind(&at)
                     .execute(&mut *self.tx)
                     .await
                     .map_err(db)?;
@@ -166,8 +166,8 @@ impl Transaction for SqliteTransaction {
                         .execute(&mut *self.tx)
                         .await
                         .map_err(db)?;
-                        let available: Option<i64> =
-                            sqlx::query_scalar("SELECT on_hand FROM inventory WHERE sku = ?1")
+                        let available: Option<i32> =
+                            sqlx::query_scalar("SELECT on_hand FROM inventory WHERE sku = $1")
                                 .bind(sku.as_str())
                                 .fetch_optional(&mut *self.tx)
                                 .await
@@ -175,7 +175,7 @@ impl Transaction for SqliteTransaction {
                         return Ok(Reservation::Insufficient {
                             sku: sku.clone(),
                             requested: *quantity,
-                            available: available.unwrap_or(0),
+                            available: i64::from(available.unwrap_or(0)),
                         });
                     }
                 }
@@ -194,22 +194,20 @@ impl Transaction for SqliteTransaction {
                 message.validate()?;
                 let payload = serde_json::to_string(&message.payload)
                     .map_err(|error| Error::invalid("payload", error.to_string()))?;
-                let (_, at) = now();
                 sqlx::query(
                     "INSERT INTO outbox (id, routing_key, message_type, schema_version, payload, \
                      correlation_id, causation_id, traceparent, occurred_at, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     VALUES ($1, $2, $3, $4, CAST($5 AS jsonb), $6, $7, $8, $9, clock_timestamp())",
                 )
-                .bind(id_text(message.id))
+                .bind(message.id)
                 .bind(&message.routing_key)
                 .bind(&message.message_type)
-                .bind(i64::from(message.schema_version))
+                .bind(message.schema_version as i32)
                 .bind(payload)
-                .bind(id_text(message.correlation_id))
-                .bind(message.causation_id.map(id_text))
+                .bind(message.correlation_id)
+                .bind(message.causation_id)
                 .bind(message.traceparent.as_deref())
-                .bind(time_text(message.occurred_at))
-                .bind(at)
+                .bind(message.occurred_at.trunc_subsecs(6))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(|error| match violated(&error) {
@@ -218,7 +216,13 @@ impl Transaction for SqliteTransaction {
                     }
                     _ => db(error),
                 })?;
-                self.added = true;
+                // Delivered to listeners when (and only if) the transaction commits.
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(OUTBOX_CHANNEL)
+                    .bind(message.id.to_string())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(db)?;
                 Ok(())
             })
             .await
@@ -228,14 +232,12 @@ impl Transaction for SqliteTransaction {
         METRICS
             .call("tx.record_inbox", async {
                 check_consumer(consumer)?;
-                let (_, at) = now();
                 let done = sqlx::query(
-                    "INSERT INTO inbox (consumer, message_id, processed_at) VALUES (?1, ?2, ?3) \
+                    "INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) \
                      ON CONFLICT (consumer, message_id) DO NOTHING",
                 )
                 .bind(consumer)
-                .bind(id_text(message_id))
-                .bind(at)
+                .bind(message_id)
                 .execute(&mut *self.tx)
                 .await
                 .map_err(db)?;
@@ -248,9 +250,9 @@ impl Transaction for SqliteTransaction {
         METRICS
             .call("tx.idempotency", async {
                 check_idempotency_key(scope, key)?;
-                let row: Option<(String, i64, String)> = sqlx::query_as(
-                    "SELECT request_hash, status_code, response FROM idempotency_keys \
-                     WHERE scope = ?1 AND key = ?2",
+                let row: Option<(String, i32, String)> = sqlx::query_as(
+                    "SELECT request_hash, status_code, response::text FROM idempotency_keys \
+                     WHERE scope = $1 AND key = $2",
                 )
                 .bind(scope)
                 .bind(key)
@@ -260,10 +262,11 @@ impl Transaction for SqliteTransaction {
                 row.map(|(request_hash, status_code, body)| {
                     Ok(StoredResponse {
                         request_hash,
-                        status_code: u16::try_from(status_code)
-                            .map_err(|error| corrupt("status code", error))?,
+                        status_code: u16::try_from(status_code).map_err(|error| {
+                            crate::error::corrupt(ADAPTER, "status code", error)
+                        })?,
                         body: serde_json::from_str(&body)
-                            .map_err(|error| corrupt("response", error))?,
+                            .map_err(|error| crate::error::corrupt(ADAPTER, "response", error))?,
                     })
                 })
                 .transpose()
@@ -283,17 +286,17 @@ impl Transaction for SqliteTransaction {
                 check_stored_response(&response)?;
                 let body = serde_json::to_string(&response.body)
                     .map_err(|error| Error::invalid("body", error.to_string()))?;
-                let (_, at) = now();
+                // DO NOTHING waits for a concurrent insert of the same key to commit or
+                // roll back, and leaves this transaction usable either way.
                 let done = sqlx::query(
-                    "INSERT INTO idempotency_keys (scope, key, request_hash, response, status_code, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (scope, key) DO NOTHING",
+                    "INSERT INTO idempotency_keys (scope, key, request_hash, response, status_code) \
+                     VALUES ($1, $2, $3, CAST($4 AS jsonb), $5) ON CONFLICT (scope, key) DO NOTHING",
                 )
                 .bind(scope)
                 .bind(key)
                 .bind(&response.request_hash)
                 .bind(body)
-                .bind(i64::from(response.status_code))
-                .bind(at)
+                .bind(i32::from(response.status_code))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(db)?;
@@ -310,18 +313,7 @@ impl Transaction for SqliteTransaction {
 
     async fn commit(self: Box<Self>) -> Result<()> {
         METRICS
-            .call("tx.commit", async {
-                let Self {
-                    tx,
-                    outbox_added,
-                    added,
-                } = *self;
-                tx.commit().await.map_err(db)?;
-                if added {
-                    outbox_added.notify_waiters();
-                }
-                Ok(())
-            })
+            .call("tx.commit", async { self.tx.commit().await.map_err(db) })
             .await
     }
 

@@ -1,26 +1,26 @@
-//! [`OutboxStore`] on PostgreSQL: leases with `FOR UPDATE SKIP LOCKED`, wake-ups by
-//! `LISTEN seam_outbox`.
+//! [`OutboxStore`] on SQLite: leases in one `UPDATE ... RETURNING`, wake-ups in-process.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use seam_repository::{Error, OutboxRecord, OutboxStore, Result, check_limit};
-use seam_sql::sqlx::postgres::PgListener;
-use seam_sql::sqlx::{self, AssertSqlSafe};
+use seam_sql::sqlx::{self, AssertSqlSafe, QueryBuilder, Sqlite};
 use uuid::Uuid;
 
-use crate::error::db;
-use crate::rows::{OUTBOX_COLUMNS, outbox_from_row};
-use crate::{METRICS, OUTBOX_CHANNEL, PostgresRepositories};
+use super::rows::{OUTBOX_COLUMNS, id_text, now, time_text};
+use super::{METRICS, SqliteRepositories, db};
+use crate::rows::outbox_from_row;
 
-/// Rows a relay may claim: not published, lease never taken or run out.
-const CLAIMABLE: &str = "published_at IS NULL AND (locked_until IS NULL OR locked_until < now())";
+/// Rows a relay may claim at time `?1`: not published, lease never taken or run out.
+const CLAIMABLE: &str = "published_at IS NULL AND (locked_until IS NULL OR locked_until < ?1)";
 
-impl PostgresRepositories {
+impl SqliteRepositories {
     async fn claimable_exists(&self) -> Result<bool> {
+        let (_, at) = now();
         sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT EXISTS (SELECT 1 FROM outbox WHERE {CLAIMABLE})"
         )))
+        .bind(at)
         .fetch_one(&self.pool)
         .await
         .map_err(db)
@@ -28,22 +28,26 @@ impl PostgresRepositories {
 }
 
 #[async_trait]
-impl OutboxStore for PostgresRepositories {
+impl OutboxStore for SqliteRepositories {
     async fn claim(&self, limit: u32, lease: Duration) -> Result<Vec<OutboxRecord>> {
         METRICS
             .call("outbox.claim", async {
                 check_limit(limit)?;
-                // SKIP LOCKED: a row another relay is claiming right now is left to it
-                // rather than waited for and then claimed twice.
+                let lease = chrono::Duration::from_std(lease)
+                    .map_err(|_| Error::invalid("lease", "is too long"))?;
+                let (at, at_text) = now();
+                // One statement, and SQLite has one writer at a time: two claimers never
+                // see the same row as claimable.
                 let sql = format!(
-                    "UPDATE outbox SET locked_until = now() + make_interval(secs => $2) \
+                    "UPDATE outbox SET locked_until = ?2 \
                      WHERE id IN (SELECT id FROM outbox WHERE {CLAIMABLE} \
-                     ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+                     ORDER BY created_at, id LIMIT ?3) \
                      RETURNING {OUTBOX_COLUMNS}"
                 );
                 let rows = sqlx::query(AssertSqlSafe(sql))
+                    .bind(at_text)
+                    .bind(time_text(at + lease))
                     .bind(i64::from(limit))
-                    .bind(lease.as_secs_f64())
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db)?;
@@ -51,7 +55,6 @@ impl OutboxStore for PostgresRepositories {
                     .iter()
                     .map(outbox_from_row)
                     .collect::<Result<Vec<_>>>()?;
-                // RETURNING does not keep the subquery's order.
                 records.sort_by_key(|record| (record.created_at, record.message.id));
                 Ok(records)
             })
@@ -64,14 +67,18 @@ impl OutboxStore for PostgresRepositories {
                 if ids.is_empty() {
                     return Ok(());
                 }
-                sqlx::query(
-                    "UPDATE outbox SET published_at = now(), locked_until = NULL \
-                     WHERE id = ANY($1) AND published_at IS NULL",
-                )
-                .bind(ids)
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
+                let (_, at) = now();
+                let mut query: QueryBuilder<Sqlite> =
+                    QueryBuilder::new("UPDATE outbox SET locked_until = NULL, published_at = ");
+                query
+                    .push_bind(at)
+                    .push(" WHERE published_at IS NULL AND id IN (");
+                let mut separated = query.separated(", ");
+                for id in ids {
+                    separated.push_bind(id_text(*id));
+                }
+                query.push(")");
+                query.build().execute(&self.pool).await.map_err(db)?;
                 Ok(())
             })
             .await
@@ -81,10 +88,10 @@ impl OutboxStore for PostgresRepositories {
         METRICS
             .call("outbox.release", async {
                 let done = sqlx::query(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \
-                     locked_until = NULL WHERE id = $1",
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, \
+                     locked_until = NULL WHERE id = ?1",
                 )
-                .bind(id)
+                .bind(id_text(id))
                 .bind(error)
                 .execute(&self.pool)
                 .await
@@ -110,34 +117,19 @@ impl OutboxStore for PostgresRepositories {
             .await
     }
 
-    /// Waiters in one process take turns on the one listener connection.
+    /// Woken by commits through this adapter (and its clones); messages written by
+    /// another process are found when `max_wait` runs out and the relay looks again.
     async fn wait_for_work(&self, max_wait: Duration) -> Result<bool> {
         METRICS
             .call("outbox.wait_for_work", async {
-                let mut guard = self.listener.lock().await;
-                if guard.is_none() {
-                    let mut listener = PgListener::connect_with(&self.pool).await.map_err(db)?;
-                    listener.listen(OUTBOX_CHANNEL).await.map_err(db)?;
-                    *guard = Some(listener);
-                }
-                let Some(listener) = guard.as_mut() else {
-                    return Err(Error::internal(crate::error::ADAPTER, "listener missing"));
-                };
-                // Notifications received so far are answered by the look at the table
-                // below, which also covers commits made before we listened.
-                while listener.next_buffered().is_some() {}
+                let notified = self.outbox_added.notified();
+                tokio::pin!(notified);
+                // Registered before looking, so a commit in between is not missed.
+                notified.as_mut().enable();
                 if self.claimable_exists().await? {
                     return Ok(true);
                 }
-                match tokio::time::timeout(max_wait, listener.recv()).await {
-                    Ok(Ok(_notification)) => Ok(true),
-                    Ok(Err(error)) => {
-                        // Start from a fresh connection next time.
-                        *guard = None;
-                        Err(db(error))
-                    }
-                    Err(_elapsed) => Ok(false),
-                }
+                Ok(tokio::time::timeout(max_wait, notified).await.is_ok())
             })
             .await
     }

@@ -1,27 +1,25 @@
-//! Driver errors become repository errors here, and nowhere else.
+//! Driver errors become repository errors here, and nowhere else. Both dialects share
+//! these conversions; each passes its own adapter name (`"postgres"`, `"sqlite"`).
 
 use seam_core::ErrorKind;
 use seam_repository::Error;
 use seam_sql::classify_sqlx_error;
 use seam_sql::sqlx;
 
-/// This adapter's name, in errors and metrics.
-pub(crate) const ADAPTER: &str = "sqlite";
-
 /// Converts a driver error by its kind. Call sites that know what a unique or
 /// foreign-key violation means (a taken e-mail address, an unknown customer) check
 /// [`violated`] first and build a precise error.
-pub(crate) fn db(error: sqlx::Error) -> Error {
+pub(crate) fn db(adapter: &'static str, error: sqlx::Error) -> Error {
     match classify_sqlx_error(&error) {
         ErrorKind::Unavailable | ErrorKind::Unauthorized | ErrorKind::Forbidden => {
             Error::Unavailable {
-                adapter: ADAPTER,
+                adapter,
                 source: Box::new(error),
             }
         }
         ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::RateLimited { .. } => {
             Error::Transient {
-                adapter: ADAPTER,
+                adapter,
                 source: Box::new(error),
             }
         }
@@ -36,7 +34,7 @@ pub(crate) fn db(error: sqlx::Error) -> Error {
         ErrorKind::Conflict => Error::conflict("row", "", database_message(&error)),
         ErrorKind::NotFound => Error::not_found("row", ""),
         _ => Error::Internal {
-            adapter: ADAPTER,
+            adapter,
             message: "unexpected database error".to_owned(),
             source: Some(Box::new(error)),
         },
@@ -67,6 +65,6 @@ fn database_message(error: &sqlx::Error) -> String {
 }
 
 /// A row that cannot be turned back into domain values: the schema and the code disagree.
-pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> Error {
-    Error::internal(ADAPTER, format!("stored {what} is invalid: {detail}"))
+pub(crate) fn corrupt(adapter: &'static str, what: &str, detail: impl std::fmt::Display) -> Error {
+    Error::internal(adapter, format!("stored {what} is invalid: {detail}"))
 }

@@ -1,16 +1,17 @@
-//! [`UserRepository`] on SQLite.
+//! [`UserRepository`] on PostgreSQL.
 
 use async_trait::async_trait;
+use chrono::{SubsecRound, Utc};
 use seam_core::ErrorKind;
 use seam_domain::{EmailAddress, NewUser, User, UserId};
 use seam_repository::{
     Error, Page, Result, SortDirection, UserQuery, UserRepository, UserSort, UserUpdate,
 };
-use seam_sql::sqlx::{self, QueryBuilder, Sqlite};
+use seam_sql::sqlx::{self, Postgres, QueryBuilder};
 
-use crate::error::{db, violated};
-use crate::rows::{USER_COLUMNS, id_text, now, user_from_row};
-use crate::{METRICS, SqliteRepositories};
+use super::{METRICS, PostgresRepositories, db};
+use crate::error::violated;
+use crate::rows::{USER_COLUMNS, user_from_row};
 
 /// A unique violation on users is the case-insensitive e-mail index (ids are new UUIDs).
 fn email_taken(error: sqlx::Error, email: &EmailAddress) -> Error {
@@ -21,39 +22,38 @@ fn email_taken(error: sqlx::Error, email: &EmailAddress) -> Error {
 }
 
 /// Appends the filters of `query` as a `WHERE` clause. Filter text is only ever bound,
-/// and matched with `instr`, where `%` and `_` are not wildcards. SQLite's `lower`
-/// folds ASCII letters only.
-fn push_filters(builder: &mut QueryBuilder<Sqlite>, query: &UserQuery) {
-    builder.push(" WHERE 1 = 1");
+/// and matched with `strpos`, where `%` and `_` are not wildcards.
+fn push_filters(builder: &mut QueryBuilder<Postgres>, query: &UserQuery) {
+    builder.push(" WHERE TRUE");
     if let Some(needle) = &query.email_contains {
         builder
-            .push(" AND instr(lower(email), lower(")
+            .push(" AND strpos(lower(email), lower(")
             .push_bind(needle.clone())
             .push(")) > 0");
     }
     if let Some(needle) = &query.name_contains {
         builder
-            .push(" AND instr(lower(name), lower(")
+            .push(" AND strpos(lower(name), lower(")
             .push_bind(needle.clone())
             .push(")) > 0");
     }
 }
 
 #[async_trait]
-impl UserRepository for SqliteRepositories {
+impl UserRepository for PostgresRepositories {
     async fn create(&self, user: NewUser) -> Result<User> {
         METRICS
             .call("users.create", async {
-                let (_, at) = now();
+                let now = Utc::now().trunc_subsecs(6);
                 let sql = format!(
                     "INSERT INTO users (id, email, name, created_at, updated_at, version) \
-                     VALUES (?1, ?2, ?3, ?4, ?4, 1) RETURNING {USER_COLUMNS}"
+                     VALUES ($1, $2, $3, $4, $4, 1) RETURNING {USER_COLUMNS}"
                 );
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(id_text(UserId::new().into_uuid()))
+                    .bind(UserId::new().into_uuid())
                     .bind(user.email().as_str())
                     .bind(user.name())
-                    .bind(at)
+                    .bind(now)
                     .fetch_one(&self.pool)
                     .await
                     .map_err(|error| email_taken(error, user.email()))?;
@@ -65,9 +65,9 @@ impl UserRepository for SqliteRepositories {
     async fn get(&self, id: UserId) -> Result<User> {
         METRICS
             .call("users.get", async {
-                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1");
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(id_text(id.into_uuid()))
+                    .bind(id.into_uuid())
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db)?
@@ -81,7 +81,7 @@ impl UserRepository for SqliteRepositories {
         METRICS
             .call("users.find_by_email", async {
                 let sql =
-                    format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower(?1)");
+                    format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)");
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(email.as_str())
                     .fetch_optional(&self.pool)
@@ -95,18 +95,19 @@ impl UserRepository for SqliteRepositories {
     async fn update(&self, id: UserId, expected_version: i64, changes: UserUpdate) -> Result<User> {
         METRICS
             .call("users.update", async {
-                let (_, at) = now();
+                let version = i32::try_from(expected_version)
+                    .map_err(|_| Error::stale_version("user", id, expected_version))?;
                 let sql = format!(
-                    "UPDATE users SET name = COALESCE(?3, name), email = COALESCE(?4, email), \
-                     updated_at = max(?5, updated_at), version = version + 1 \
-                     WHERE id = ?1 AND version = ?2 RETURNING {USER_COLUMNS}"
+                    "UPDATE users SET name = COALESCE($3, name), email = COALESCE($4, email), \
+                     updated_at = GREATEST($5, updated_at), version = version + 1 \
+                     WHERE id = $1 AND version = $2 RETURNING {USER_COLUMNS}"
                 );
                 let updated = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(id_text(id.into_uuid()))
-                    .bind(expected_version)
+                    .bind(id.into_uuid())
+                    .bind(version)
                     .bind(changes.name())
                     .bind(changes.email().map(EmailAddress::as_str))
-                    .bind(at)
+                    .bind(Utc::now().trunc_subsecs(6))
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(|error| match changes.email() {
@@ -116,9 +117,9 @@ impl UserRepository for SqliteRepositories {
                 if let Some(row) = updated {
                     return user_from_row(&row);
                 }
-                let exists: Option<i64> =
-                    sqlx::query_scalar("SELECT version FROM users WHERE id = ?1")
-                        .bind(id_text(id.into_uuid()))
+                let exists: Option<i32> =
+                    sqlx::query_scalar("SELECT version FROM users WHERE id = $1")
+                        .bind(id.into_uuid())
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(db)?;
@@ -133,8 +134,8 @@ impl UserRepository for SqliteRepositories {
     async fn delete(&self, id: UserId) -> Result<()> {
         METRICS
             .call("users.delete", async {
-                let done = sqlx::query("DELETE FROM users WHERE id = ?1")
-                    .bind(id_text(id.into_uuid()))
+                let done = sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(id.into_uuid())
                     .execute(&self.pool)
                     .await
                     .map_err(|error| match violated(&error) {
@@ -155,7 +156,7 @@ impl UserRepository for SqliteRepositories {
         METRICS
             .call("users.list", async {
                 query.validate()?;
-                let mut count: QueryBuilder<Sqlite> =
+                let mut count: QueryBuilder<Postgres> =
                     QueryBuilder::new("SELECT COUNT(*) FROM users");
                 push_filters(&mut count, &query);
                 let total: i64 = count
@@ -164,15 +165,14 @@ impl UserRepository for SqliteRepositories {
                     .await
                     .map_err(db)?;
 
-                let mut select: QueryBuilder<Sqlite> =
+                let mut select: QueryBuilder<Postgres> =
                     QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users"));
                 push_filters(&mut select, &query);
-                // Text compares byte by byte (BINARY collation), as in every adapter;
-                // times compare correctly as text in their fixed stored format.
+                // Byte order ("C" collation), the same on every server and in every adapter.
                 let column = match query.sort {
                     UserSort::CreatedAt => "created_at",
-                    UserSort::Name => "name",
-                    UserSort::Email => "email",
+                    UserSort::Name => "name COLLATE \"C\"",
+                    UserSort::Email => "email COLLATE \"C\"",
                 };
                 let direction = match query.direction {
                     SortDirection::Asc => "ASC",

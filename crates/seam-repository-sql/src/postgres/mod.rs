@@ -1,9 +1,4 @@
-//! The PostgreSQL adapter of the repository port ([`seam_repository`]).
-//!
-//! [`PostgresRepositories`] implements every repository trait over one
-//! [`seam_sql::Database`] pool; [`PostgresRepositories::ports`] hands them out as
-//! [`RepositoryPorts`]. The schema is the one of `migrations/postgres` (run
-//! `Database::migrate_up` first).
+//! The PostgreSQL dialect.
 //!
 //! - Transactions own a `sqlx::Transaction<'static, Postgres>` at READ COMMITTED.
 //!   Stock is taken with a guarded `UPDATE ... WHERE on_hand >= $q` in SKU order (so
@@ -13,11 +8,9 @@
 //!   commit; [`OutboxStore::wait_for_work`](seam_repository::OutboxStore::wait_for_work) listens on that channel with a
 //!   [`PgListener`]. Claims lease rows with `FOR UPDATE SKIP LOCKED`, so several relays
 //!   never claim the same row.
-//! - Errors are classified by [`seam_sql::classify_sqlx_error`]; a lost connection is
-//!   `Unavailable`, a deadlock or serialization failure `Transient`.
+//! - A lost connection is `Unavailable`, a deadlock or serialization failure `Transient`.
 //! - Every call records `seam_port_calls_total{port="repository",adapter="postgres",op}`.
 
-mod error;
 mod outbox;
 mod rows;
 mod transaction;
@@ -33,15 +26,22 @@ use seam_repository::{
 };
 use seam_sql::sqlx::postgres::{PgListener, PgPool};
 use seam_sql::sqlx::{self, Postgres, QueryBuilder};
-use seam_sql::{Database, SqlConfig};
+use seam_sql::{Backend, Database, SqlConfig};
 use seam_telemetry::PortMetrics;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ADAPTER, db};
-use crate::rows::{fetch_orders, product_from_row};
+use self::rows::fetch_orders;
+use crate::rows::{self as shared, product_from_row};
+
+/// This adapter's name, in errors and metrics.
+const ADAPTER: &str = "postgres";
 
 /// The channel every outbox insert notifies, with the message id as payload.
 pub const OUTBOX_CHANNEL: &str = "seam_outbox";
+
+fn db(error: sqlx::Error) -> Error {
+    crate::error::db(ADAPTER, error)
+}
 
 const METRICS: PortMetrics = PortMetrics::new("repository", ADAPTER);
 
@@ -62,16 +62,7 @@ impl PostgresRepositoryConfig {
     ///
     /// [`Error::Invalid`] for invalid settings or a URL that is not PostgreSQL.
     pub fn validate(&self) -> Result<()> {
-        self.database
-            .validate()
-            .map_err(|error| Error::invalid("database", error.to_string()))?;
-        match self.database.backend() {
-            Ok(seam_sql::Backend::Postgres) => Ok(()),
-            _ => Err(Error::invalid(
-                "database.url",
-                "the PostgreSQL repository needs a postgres:// URL",
-            )),
-        }
+        crate::config::validate(&self.database, Backend::Postgres)
     }
 
     /// Validates, connects, and returns the repositories.
@@ -82,16 +73,7 @@ impl PostgresRepositoryConfig {
     /// server cannot be reached.
     pub async fn build(self) -> Result<PostgresRepositories> {
         self.validate()?;
-        let database =
-            Database::connect(&self.database).await.map_err(
-                |error| match seam_core::Classify::kind(&error) {
-                    seam_core::ErrorKind::Invalid => Error::invalid("database", error.to_string()),
-                    _ => Error::Unavailable {
-                        adapter: ADAPTER,
-                        source: Box::new(error),
-                    },
-                },
-            )?;
+        let database = crate::config::connect(&self.database, ADAPTER).await?;
         PostgresRepositories::new(&database)
     }
 }
@@ -111,15 +93,9 @@ impl PostgresRepositories {
     ///
     /// [`Error::Invalid`] when the database is not PostgreSQL.
     pub fn new(database: &Database) -> Result<Self> {
-        let pool = database.as_postgres().ok_or_else(|| {
-            Error::invalid(
-                "database",
-                format!(
-                    "the PostgreSQL repository needs a PostgreSQL database, got {}",
-                    database.backend()
-                ),
-            )
-        })?;
+        let pool = database
+            .as_postgres()
+            .ok_or_else(|| crate::config::wrong_backend(Backend::Postgres, database))?;
         Ok(Self::from_pool(pool.clone()))
     }
 
@@ -178,7 +154,7 @@ impl InventoryRepository for PostgresRepositories {
                     .iter()
                     .map(product_from_row)
                     .collect::<Result<Vec<Product>>>()?;
-                Ok(rows::in_requested_order(skus, found))
+                Ok(shared::in_requested_order(skus, found))
             })
             .await
     }
@@ -265,7 +241,7 @@ impl OrderRepository for PostgresRepositories {
         METRICS
             .call("orders.get", async {
                 let mut conn = self.pool.acquire().await.map_err(db)?;
-                let mut query: QueryBuilder<Postgres> = QueryBuilder::new(rows::ORDER_COLUMNS);
+                let mut query: QueryBuilder<Postgres> = QueryBuilder::new(shared::ORDER_COLUMNS);
                 query.push(" WHERE id = ").push_bind(id.into_uuid());
                 let orders = fetch_orders(&mut conn, query).await?;
                 Ok(orders.into_iter().next())
@@ -290,7 +266,7 @@ impl OrderRepository for PostgresRepositories {
                         .fetch_one(&mut *conn)
                         .await
                         .map_err(db)?;
-                let mut query: QueryBuilder<Postgres> = QueryBuilder::new(rows::ORDER_COLUMNS);
+                let mut query: QueryBuilder<Postgres> = QueryBuilder::new(shared::ORDER_COLUMNS);
                 query
                     .push(" WHERE customer_id = ")
                     .push_bind(customer_id.into_uuid())
