@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
-use seam_config::{EmailBackend, QueueBackend, Settings};
+use seam_cache::{DynCache, InMemoryCache};
+use seam_config::{CacheBackend, EmailBackend, QueueBackend, Settings};
 use seam_core::{ExposeSecret, SystemClock};
 use seam_email::{EmailService, Templates};
 use seam_orders::{EmailSender, OrderService, bindings, parse_mailbox};
 use seam_queue::{Consumer, DeadLetters, Publisher};
-use seam_repository::RepositoryPorts;
+use seam_repository::{RepositoryPorts, UserRepository};
+use seam_repository_cached::CachedUserRepository;
 use seam_sql::Database;
 
 use crate::StartupError;
@@ -58,7 +60,8 @@ impl Adapters {
     ///
     /// [`StartupError::Adapter`] naming the adapter that could not be built.
     pub async fn build(settings: &Settings, database: &Database) -> Result<Self, StartupError> {
-        let repositories = repositories(database)?;
+        let mut repositories = repositories(database)?;
+        repositories.users = cache_users(settings, repositories.users)?;
         let queue = queue(settings, database).await?;
         let email = email(settings)?;
         Ok(Self {
@@ -92,6 +95,51 @@ fn repositories(database: &Database) -> Result<RepositoryPorts, StartupError> {
     let repositories = seam_repository_sql::SqlRepositories::new(database)
         .map_err(|error| adapter_error("repository (sql)", error))?;
     Ok(repositories.ports())
+}
+
+/// How many users the in-process cache (`cache.backend = "memory"`) holds at most; past
+/// it the least recently used entry is evicted, so expired entries never pile up.
+const MEMORY_CACHE_MAX_USERS: usize = 10_000;
+
+/// Puts the read-through cache `cache.backend` names in front of `users`, entries living
+/// `cache.ttl`: `memory` (in this process), `redis` (shared, under `cache.key_prefix`;
+/// lazy: nothing connects before the first read, and a Redis that is down is bypassed,
+/// never fatal), or `none`.
+///
+/// Each process wraps its own repository, and a cache only drops the entries of writes
+/// made through it. With `memory`, the API and the order worker are separate processes
+/// with separate caches: a user changed through the API stays as it was in the worker's
+/// cache (and in other API replicas' caches) for up to `cache.ttl`. That is acceptable
+/// today because users are only written through the API and the worker only reads a
+/// customer's name and address for an e-mail; if the worker (or several API replicas)
+/// must see user changes at once, use `redis`, whose entries every process shares and
+/// invalidates, or `none`.
+fn cache_users(
+    settings: &Settings,
+    users: Arc<dyn UserRepository>,
+) -> Result<Arc<dyn UserRepository>, StartupError> {
+    let cache_settings = &settings.cache;
+    let cache: Arc<DynCache> = match cache_settings.backend {
+        CacheBackend::None => return Ok(users),
+        CacheBackend::Memory => Arc::new(InMemoryCache::bounded(
+            SystemClock::shared(),
+            MEMORY_CACHE_MAX_USERS,
+        )),
+        CacheBackend::Redis => {
+            let config = seam_cache_redis::RedisCacheConfig::new(
+                cache_settings.redis_url.expose_secret().clone(),
+                cache_settings.key_prefix.clone(),
+            );
+            Arc::new(
+                config
+                    .build()
+                    .map_err(|error| adapter_error("cache (redis)", error))?,
+            )
+        }
+    };
+    let cached = CachedUserRepository::new(users, cache, cache_settings.ttl)
+        .map_err(|error| adapter_error("cache.ttl", error))?;
+    Ok(Arc::new(cached))
 }
 
 async fn queue(settings: &Settings, database: &Database) -> Result<QueuePorts, StartupError> {

@@ -1,0 +1,3 @@
+//! The composition: what the settings build.
+
+mod cache;
