@@ -5,6 +5,10 @@
 //! products) and the same inserts (order, its lines, the outbox row with its
 //! `pg_notify`) in one transaction, answering 201 with the order as JSON. It has no
 //! middleware, no ports, no metrics and no tracing.
+//!
+//! The compared seam-api runs with `cache.backend = "none"`, so that it too reads the
+//! customer from the database; seam-api with its default in-process user cache (which
+//! skips that query) is measured as well and shown apart, not compared.
 
 use std::collections::HashSet;
 
@@ -16,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{SubsecRound, Utc};
 use seam_sql::sqlx::{self, PgPool, Postgres, QueryBuilder, Row};
 use seam_sql::{DEMO_CUSTOMER_ID, SqlConfig};
-use seam_wiring::{DatabaseBackend, Settings};
+use seam_wiring::{CacheBackend, DatabaseBackend, Settings};
 use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -46,6 +50,31 @@ pub(crate) async fn run() -> anyhow::Result<Verdict> {
     result
 }
 
+/// seam-api in this process, until stopped.
+struct Running {
+    url: String,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    async fn start(settings: Settings) -> anyhow::Result<Self> {
+        let application = seam_api::Application::build(settings)
+            .await
+            .context("building seam-api")?;
+        Ok(Self {
+            url: format!("http://{}/v1/orders", application.local_addr()),
+            stop: application.shutdown_token(),
+            task: tokio::spawn(application.run_until_stopped()),
+        })
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
 async fn measure(database: &BenchDatabase) -> anyhow::Result<Verdict> {
     let data_dir = std::env::temp_dir().join(format!("seam-bench-{}", uuid::Uuid::now_v7()));
     let mut settings = Settings {
@@ -57,13 +86,17 @@ async fn measure(database: &BenchDatabase) -> anyhow::Result<Verdict> {
     settings.database.backend = DatabaseBackend::Postgres;
     settings.database.url = Some(database.url().into());
     let pool_size = settings.database.max_connections;
-
-    let application = seam_api::Application::build(settings)
-        .await
-        .context("building seam-api")?;
-    let seam_url = format!("http://{}/v1/orders", application.local_addr());
-    let seam_stop = application.shutdown_token();
-    let seam_task = tokio::spawn(application.run_until_stopped());
+    // The compared server looks the customer up in the database, as the floor does;
+    // the default in-process user cache skips that query, so it is shown apart.
+    let cached = Running::start(settings.clone()).await?;
+    settings.cache.backend = CacheBackend::None;
+    let uncached = match Running::start(settings).await {
+        Ok(running) => running,
+        Err(error) => {
+            cached.stop().await;
+            return Err(error);
+        }
+    };
 
     // The floor gets a pool of its own, of the same size.
     let floor_pool = seam_sql::Database::connect(&SqlConfig {
@@ -91,49 +124,52 @@ async fn measure(database: &BenchDatabase) -> anyhow::Result<Verdict> {
         }
     });
 
-    let result = drive(&seam_url, &floor_url).await;
+    let result = drive(&uncached.url, &cached.url, &floor_url).await;
 
-    seam_stop.cancel();
+    uncached.stop().await;
+    cached.stop().await;
     floor_stop.cancel();
-    let _ = seam_task.await;
     let _ = floor_task.await;
     floor_pool.close().await;
     let _ = std::fs::remove_dir_all(&data_dir);
     result
 }
 
-async fn drive(seam_url: &str, floor_url: &str) -> anyhow::Result<Verdict> {
+async fn drive(seam_url: &str, cached_url: &str, floor_url: &str) -> anyhow::Result<Verdict> {
     let client = load::client(CONNECTIONS)?;
+    let (requests, warm_up) = (requests(), warm_up());
     println!(
-        "== 1. POST /v1/orders on Postgres: {requests} requests per server over {CONNECTIONS} connections, after {warm_up} warm-up",
-        requests = requests(),
-        warm_up = warm_up()
+        "== 1. POST /v1/orders on Postgres: {requests} requests per server over {CONNECTIONS} connections, after {warm_up} warm-up"
     );
-    for url in [seam_url, floor_url] {
-        load::post(&client, url, BODY, warm_up(), CONNECTIONS, 201).await?;
+    for url in [seam_url, cached_url, floor_url] {
+        load::post(&client, url, BODY, warm_up, CONNECTIONS, 201).await?;
     }
-    // A-B-B-A halves, so that neither server always runs on the larger tables.
-    let half = requests() / 2;
-    let (mut seam, mut floor) = (LoadTotal::default(), LoadTotal::default());
-    floor.add(load::post(&client, floor_url, BODY, half, CONNECTIONS, 201).await?);
-    seam.add(load::post(&client, seam_url, BODY, half, CONNECTIONS, 201).await?);
-    seam.add(load::post(&client, seam_url, BODY, requests() - half, CONNECTIONS, 201).await?);
-    floor.add(
-        load::post(
-            &client,
-            floor_url,
-            BODY,
-            requests() - half,
-            CONNECTIONS,
-            201,
-        )
-        .await?,
+    // Halves in mirrored order, so that no server always runs on the larger tables.
+    let halves = [requests / 2, requests - requests / 2];
+    let (mut seam, mut cached, mut floor) = (
+        LoadTotal::default(),
+        LoadTotal::default(),
+        LoadTotal::default(),
     );
+    for (half, order) in [(halves[0], [0, 1, 2]), (halves[1], [2, 1, 0])] {
+        for which in order {
+            let (url, total) = match which {
+                0 => (floor_url, &mut floor),
+                1 => (seam_url, &mut seam),
+                _ => (cached_url, &mut cached),
+            };
+            total.add(load::post(&client, url, BODY, half, CONNECTIONS, 201).await?);
+        }
+    }
 
-    for (name, total) in [("seam-api", &seam), ("floor (axum+sqlx)", &floor)] {
+    for (name, total) in [
+        ("seam-api", &seam),
+        ("floor (axum+sqlx)", &floor),
+        ("seam-api, default user cache (not compared)", &cached),
+    ] {
         let latencies = total.latencies();
         println!(
-            "   {name:<18} {:>8.0} req/s   p50 {:>9}   p99 {:>9}   max {:>9}   ({} requests)",
+            "   {:>8.0} req/s   p50 {:>9}   p99 {:>9}   max {:>9}   {name} ({} requests)",
             total.rate(),
             ms(latencies.percentile(50.0)),
             ms(latencies.percentile(99.0)),
@@ -144,7 +180,7 @@ async fn drive(seam_url: &str, floor_url: &str) -> anyhow::Result<Verdict> {
     let ratio = seam.rate() / floor.rate();
     let met = ratio >= TARGET_RATIO;
     println!(
-        "   ratio              {ratio:.2}x of the floor (target >= {TARGET_RATIO:.1}x): {}",
+        "   seam-api / floor = {ratio:.2}x (target >= {TARGET_RATIO:.1}x): {}",
         mark(met)
     );
     Ok(Verdict {
@@ -192,22 +228,18 @@ fn failed(error: sqlx::Error) -> Response {
         .into_response()
 }
 
-fn problem(message: impl Into<String>) -> String {
-    message.into()
-}
-
 /// Checks the request as the domain does: a UUID, an ISO-looking currency, 1 to 100
 /// lines with distinct well-formed SKUs and quantities 1 to 10000.
 fn validate(request: &FloorRequest) -> Result<uuid::Uuid, String> {
     let customer = request
         .customer_id
         .parse::<uuid::Uuid>()
-        .map_err(|error| problem(format!("customer_id: {error}")))?;
+        .map_err(|error| format!("customer_id: {error}"))?;
     if request.currency.len() != 3 || !request.currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(problem("currency: expected an ISO 4217 code"));
+        return Err("currency: expected an ISO 4217 code".to_owned());
     }
     if request.lines.is_empty() || request.lines.len() > 100 {
-        return Err(problem("lines: 1 to 100 lines"));
+        return Err("lines: 1 to 100 lines".to_owned());
     }
     let mut seen = HashSet::with_capacity(request.lines.len());
     for (index, line) in request.lines.iter().enumerate() {
@@ -217,13 +249,13 @@ fn validate(request: &FloorRequest) -> Result<uuid::Uuid, String> {
                 .bytes()
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
         if !sku_ok {
-            return Err(problem(format!("lines[{index}].sku: malformed")));
+            return Err(format!("lines[{index}].sku: malformed"));
         }
         if !(1..=10_000).contains(&line.quantity) {
-            return Err(problem(format!("lines[{index}].quantity: 1 to 10000")));
+            return Err(format!("lines[{index}].quantity: 1 to 10000"));
         }
         if !seen.insert(line.sku.as_str()) {
-            return Err(problem(format!("lines[{index}].sku: repeated")));
+            return Err(format!("lines[{index}].sku: repeated"));
         }
     }
     Ok(customer)
