@@ -2,6 +2,7 @@
 //! these conversions; each passes its own adapter name (`"postgres"`, `"sqlite"`).
 
 use seam_core::ErrorKind;
+use seam_domain::{EmailAddress, Order, UserId};
 use seam_repository::Error;
 use seam_sql::classify_sqlx_error;
 use seam_sql::sqlx;
@@ -67,4 +68,65 @@ fn database_message(error: &sqlx::Error) -> String {
 /// A row that cannot be turned back into domain values: the schema and the code disagree.
 pub(crate) fn corrupt(adapter: &'static str, what: &str, detail: impl std::fmt::Display) -> Error {
     Error::internal(adapter, format!("stored {what} is invalid: {detail}"))
+}
+
+/// A user insert or update that failed: a unique violation on users is the
+/// case-insensitive e-mail index (ids are new UUIDs).
+pub(crate) fn email_taken(
+    adapter: &'static str,
+    error: sqlx::Error,
+    email: &EmailAddress,
+) -> Error {
+    match violated(&error) {
+        Some(ErrorKind::AlreadyExists) => Error::already_exists("user", format!("email {email}")),
+        _ => db(adapter, error),
+    }
+}
+
+/// A user delete that failed: a foreign-key violation means the user has orders.
+pub(crate) fn user_in_use(adapter: &'static str, error: sqlx::Error, id: UserId) -> Error {
+    match violated(&error) {
+        Some(ErrorKind::Conflict) => Error::conflict("user", id, "the user has orders"),
+        _ => db(adapter, error),
+    }
+}
+
+/// An order insert that failed: a duplicate id, or an unknown customer or product (named
+/// when the database names the violated foreign key, as PostgreSQL does and SQLite does
+/// not).
+pub(crate) fn order_insert_error(
+    adapter: &'static str,
+    error: sqlx::Error,
+    order: &Order,
+) -> Error {
+    match violated(&error) {
+        Some(ErrorKind::AlreadyExists) => {
+            Error::already_exists("order", format!("id {}", order.id))
+        }
+        Some(ErrorKind::Conflict) => {
+            let message = match constraint(&error) {
+                Some("orders_customer_id_fkey") => {
+                    format!("customer {} does not exist", order.customer_id)
+                }
+                Some("order_lines_sku_fkey") => "a product of the order does not exist".to_owned(),
+                _ => "the customer or a product of the order does not exist".to_owned(),
+            };
+            Error::conflict("order", order.id, message)
+        }
+        _ => db(adapter, error),
+    }
+}
+
+/// Why a versioned update changed no row: the row is gone, or its version moved on.
+pub(crate) fn not_updated(
+    entity: &'static str,
+    id: impl std::fmt::Display,
+    expected_version: i64,
+    exists: bool,
+) -> Error {
+    if exists {
+        Error::stale_version(entity, id, expected_version)
+    } else {
+        Error::not_found(entity, id)
+    }
 }

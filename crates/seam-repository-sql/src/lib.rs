@@ -22,6 +22,7 @@ mod error;
 mod postgres;
 mod rows;
 mod sqlite;
+mod users;
 
 use seam_repository::{RepositoryPorts, Result};
 use seam_sql::{Backend, Database};

@@ -9,7 +9,7 @@ use seam_domain::{
     Currency, EmailAddress, Money, Order, OrderId, OrderLine, OrderStatus, Quantity, Sku, User,
     UserId,
 };
-use seam_repository::{Error, OutboxMessage, OutboxRecord, Product, Result};
+use seam_repository::{Error, OutboxMessage, OutboxRecord, Product, Result, StoredResponse};
 use uuid::Uuid;
 
 /// The columns of a user, in the order [`user_from_row`] reads them.
@@ -160,5 +160,19 @@ pub(crate) fn outbox_from_row<R: Columns>(row: &R) -> Result<OutboxRecord> {
         attempts: count(row, "attempts", "attempts")?,
         last_error: row.optional_text("last_error")?,
         created_at: row.time("created_at")?,
+    })
+}
+
+/// A stored idempotent response from its columns (the body as JSON text).
+pub(crate) fn stored_response(
+    adapter: &'static str,
+    (request_hash, status_code, body): (String, i64, String),
+) -> Result<StoredResponse> {
+    Ok(StoredResponse {
+        request_hash,
+        status_code: u16::try_from(status_code)
+            .map_err(|error| crate::error::corrupt(adapter, "status code", error))?,
+        body: serde_json::from_str(&body)
+            .map_err(|error| crate::error::corrupt(adapter, "response", error))?,
     })
 }

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::rows::fetch_orders;
 use super::{ADAPTER, METRICS, OUTBOX_CHANNEL, db};
-use crate::error::{constraint, violated};
-use crate::rows::ORDER_COLUMNS;
+use crate::error::{not_updated, order_insert_error, violated};
+use crate::rows::{ORDER_COLUMNS, stored_response};
 
 /// An open transaction. Dropping it rolls back (sqlx queues the `ROLLBACK` on the
 /// connection before it is reused).
@@ -34,25 +34,6 @@ impl PostgresTransaction {
             query.push(" FOR UPDATE");
         }
         Ok(fetch_orders(&mut self.tx, query).await?.into_iter().next())
-    }
-}
-
-fn order_insert_error(error: sqlx::Error, order: &Order) -> Error {
-    match violated(&error) {
-        Some(ErrorKind::AlreadyExists) => {
-            Error::already_exists("order", format!("id {}", order.id))
-        }
-        Some(ErrorKind::Conflict) => {
-            let message = match constraint(&error) {
-                Some("orders_customer_id_fkey") => {
-                    format!("customer {} does not exist", order.customer_id)
-                }
-                Some("order_lines_sku_fkey") => "a product of the order does not exist".to_owned(),
-                _ => "the customer or a product does not exist".to_owned(),
-            };
-            Error::conflict("order", order.id, message)
-        }
-        _ => db(error),
     }
 }
 
@@ -79,7 +60,7 @@ impl Transaction for PostgresTransaction {
                 .bind(version)
                 .execute(&mut *self.tx)
                 .await
-                .map_err(|error| order_insert_error(error, order))?;
+                .map_err(|error| order_insert_error(ADAPTER, error, order))?;
                 if order.lines.is_empty() {
                     return Ok(());
                 }
@@ -98,7 +79,7 @@ impl Transaction for PostgresTransaction {
                     .build()
                     .execute(&mut *self.tx)
                     .await
-                    .map_err(|error| order_insert_error(error, order))?;
+                    .map_err(|error| order_insert_error(ADAPTER, error, order))?;
                 Ok(())
             })
             .await
@@ -130,8 +111,12 @@ impl Transaction for PostgresTransaction {
                 let stored = self.order(order.id, false).await?;
                 match (done.rows_affected(), stored) {
                     (1, Some(stored)) => Ok(stored),
-                    (_, Some(_)) => Err(Error::stale_version("order", order.id, expected_version)),
-                    (_, None) => Err(Error::not_found("order", order.id)),
+                    (_, stored) => Err(not_updated(
+                        "order",
+                        order.id,
+                        expected_version,
+                        stored.is_some(),
+                    )),
                 }
             })
             .await
@@ -259,15 +244,8 @@ impl Transaction for PostgresTransaction {
                 .fetch_optional(&mut *self.tx)
                 .await
                 .map_err(db)?;
-                row.map(|(request_hash, status_code, body)| {
-                    Ok(StoredResponse {
-                        request_hash,
-                        status_code: u16::try_from(status_code).map_err(|error| {
-                            crate::error::corrupt(ADAPTER, "status code", error)
-                        })?,
-                        body: serde_json::from_str(&body)
-                            .map_err(|error| crate::error::corrupt(ADAPTER, "response", error))?,
-                    })
+                row.map(|(hash, status, body)| {
+                    stored_response(ADAPTER, (hash, i64::from(status), body))
                 })
                 .transpose()
             })

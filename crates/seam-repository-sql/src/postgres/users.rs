@@ -2,42 +2,14 @@
 
 use async_trait::async_trait;
 use chrono::{SubsecRound, Utc};
-use seam_core::ErrorKind;
 use seam_domain::{EmailAddress, NewUser, User, UserId};
-use seam_repository::{
-    Error, Page, Result, SortDirection, UserQuery, UserRepository, UserSort, UserUpdate,
-};
+use seam_repository::{Error, Page, Result, UserQuery, UserRepository, UserUpdate};
 use seam_sql::sqlx::{self, Postgres, QueryBuilder};
 
-use super::{METRICS, PostgresRepositories, db};
-use crate::error::violated;
+use super::{ADAPTER, METRICS, PostgresRepositories, db};
+use crate::error::{email_taken, not_updated, user_in_use};
 use crate::rows::{USER_COLUMNS, user_from_row};
-
-/// A unique violation on users is the case-insensitive e-mail index (ids are new UUIDs).
-fn email_taken(error: sqlx::Error, email: &EmailAddress) -> Error {
-    match violated(&error) {
-        Some(ErrorKind::AlreadyExists) => Error::already_exists("user", format!("email {email}")),
-        _ => db(error),
-    }
-}
-
-/// Appends the filters of `query` as a `WHERE` clause. Filter text is only ever bound,
-/// and matched with `strpos`, where `%` and `_` are not wildcards.
-fn push_filters(builder: &mut QueryBuilder<Postgres>, query: &UserQuery) {
-    builder.push(" WHERE TRUE");
-    if let Some(needle) = &query.email_contains {
-        builder
-            .push(" AND strpos(lower(email), lower(")
-            .push_bind(needle.clone())
-            .push(")) > 0");
-    }
-    if let Some(needle) = &query.name_contains {
-        builder
-            .push(" AND strpos(lower(name), lower(")
-            .push_bind(needle.clone())
-            .push(")) > 0");
-    }
-}
+use crate::users::{push_filters, push_order_and_page};
 
 #[async_trait]
 impl UserRepository for PostgresRepositories {
@@ -56,7 +28,7 @@ impl UserRepository for PostgresRepositories {
                     .bind(now)
                     .fetch_one(&self.pool)
                     .await
-                    .map_err(|error| email_taken(error, user.email()))?;
+                    .map_err(|error| email_taken(ADAPTER, error, user.email()))?;
                 user_from_row(&row)
             })
             .await
@@ -111,7 +83,7 @@ impl UserRepository for PostgresRepositories {
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(|error| match changes.email() {
-                        Some(email) => email_taken(error, email),
+                        Some(email) => email_taken(ADAPTER, error, email),
                         None => db(error),
                     })?;
                 if let Some(row) = updated {
@@ -123,10 +95,7 @@ impl UserRepository for PostgresRepositories {
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(db)?;
-                Err(match exists {
-                    Some(_) => Error::stale_version("user", id, expected_version),
-                    None => Error::not_found("user", id),
-                })
+                Err(not_updated("user", id, expected_version, exists.is_some()))
             })
             .await
     }
@@ -138,12 +107,7 @@ impl UserRepository for PostgresRepositories {
                     .bind(id.into_uuid())
                     .execute(&self.pool)
                     .await
-                    .map_err(|error| match violated(&error) {
-                        Some(ErrorKind::Conflict) => {
-                            Error::conflict("user", id, "the user has orders")
-                        }
-                        _ => db(error),
-                    })?;
+                    .map_err(|error| user_in_use(ADAPTER, error, id))?;
                 if done.rows_affected() == 0 {
                     return Err(Error::not_found("user", id));
                 }
@@ -158,7 +122,7 @@ impl UserRepository for PostgresRepositories {
                 query.validate()?;
                 let mut count: QueryBuilder<Postgres> =
                     QueryBuilder::new("SELECT COUNT(*) FROM users");
-                push_filters(&mut count, &query);
+                push_filters(&mut count, &query, "strpos");
                 let total: i64 = count
                     .build_query_scalar()
                     .fetch_one(&self.pool)
@@ -167,24 +131,9 @@ impl UserRepository for PostgresRepositories {
 
                 let mut select: QueryBuilder<Postgres> =
                     QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users"));
-                push_filters(&mut select, &query);
+                push_filters(&mut select, &query, "strpos");
                 // Byte order ("C" collation), the same on every server and in every adapter.
-                let column = match query.sort {
-                    UserSort::CreatedAt => "created_at",
-                    UserSort::Name => "name COLLATE \"C\"",
-                    UserSort::Email => "email COLLATE \"C\"",
-                };
-                let direction = match query.direction {
-                    SortDirection::Asc => "ASC",
-                    SortDirection::Desc => "DESC",
-                };
-                select
-                    .push(format_args!(
-                        " ORDER BY {column} {direction}, id {direction} LIMIT "
-                    ))
-                    .push_bind(i64::from(query.limit))
-                    .push(" OFFSET ")
-                    .push_bind(query.offset as i64);
+                push_order_and_page(&mut select, &query, " COLLATE \"C\"");
                 let rows = select.build().fetch_all(&self.pool).await.map_err(db)?;
                 Ok(Page {
                     items: rows.iter().map(user_from_row).collect::<Result<_>>()?,

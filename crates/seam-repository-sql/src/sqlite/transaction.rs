@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::rows::{fetch_orders, id_text, now, time_text};
 use super::{ADAPTER, METRICS, db};
-use crate::error::violated;
-use crate::rows::ORDER_COLUMNS;
+use crate::error::{not_updated, order_insert_error, violated};
+use crate::rows::{ORDER_COLUMNS, stored_response};
 
 /// An open transaction. Dropping it rolls back (sqlx queues the `ROLLBACK` on the
 /// connection before it is reused).
@@ -44,21 +44,6 @@ impl SqliteTransaction {
     }
 }
 
-fn order_insert_error(error: sqlx::Error, order: &Order) -> Error {
-    match violated(&error) {
-        Some(ErrorKind::AlreadyExists) => {
-            Error::already_exists("order", format!("id {}", order.id))
-        }
-        // SQLite does not name the violated foreign key.
-        Some(ErrorKind::Conflict) => Error::conflict(
-            "order",
-            order.id,
-            "the customer or a product of the order does not exist",
-        ),
-        _ => db(error),
-    }
-}
-
 #[async_trait]
 impl Transaction for SqliteTransaction {
     async fn insert_order(&mut self, order: &Order) -> Result<()> {
@@ -81,7 +66,7 @@ impl Transaction for SqliteTransaction {
                 .bind(order.version)
                 .execute(&mut *self.tx)
                 .await
-                .map_err(|error| order_insert_error(error, order))?;
+                .map_err(|error| order_insert_error(ADAPTER, error, order))?;
                 if order.lines.is_empty() {
                     return Ok(());
                 }
@@ -100,7 +85,7 @@ impl Transaction for SqliteTransaction {
                     .build()
                     .execute(&mut *self.tx)
                     .await
-                    .map_err(|error| order_insert_error(error, order))?;
+                    .map_err(|error| order_insert_error(ADAPTER, error, order))?;
                 Ok(())
             })
             .await
@@ -131,8 +116,12 @@ impl Transaction for SqliteTransaction {
                 let stored = self.order(order.id).await?;
                 match (done.rows_affected(), stored) {
                     (1, Some(stored)) => Ok(stored),
-                    (_, Some(_)) => Err(Error::stale_version("order", order.id, expected_version)),
-                    (_, None) => Err(Error::not_found("order", order.id)),
+                    (_, stored) => Err(not_updated(
+                        "order",
+                        order.id,
+                        expected_version,
+                        stored.is_some(),
+                    )),
                 }
             })
             .await
@@ -258,17 +247,7 @@ impl Transaction for SqliteTransaction {
                 .fetch_optional(&mut *self.tx)
                 .await
                 .map_err(db)?;
-                row.map(|(request_hash, status_code, body)| {
-                    Ok(StoredResponse {
-                        request_hash,
-                        status_code: u16::try_from(status_code).map_err(|error| {
-                            crate::error::corrupt(ADAPTER, "status code", error)
-                        })?,
-                        body: serde_json::from_str(&body)
-                            .map_err(|error| crate::error::corrupt(ADAPTER, "response", error))?,
-                    })
-                })
-                .transpose()
+                row.map(|row| stored_response(ADAPTER, row)).transpose()
             })
             .await
     }

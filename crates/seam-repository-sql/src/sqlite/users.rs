@@ -1,44 +1,15 @@
 //! [`UserRepository`] on SQLite.
 
 use async_trait::async_trait;
-use seam_core::ErrorKind;
 use seam_domain::{EmailAddress, NewUser, User, UserId};
-use seam_repository::{
-    Error, Page, Result, SortDirection, UserQuery, UserRepository, UserSort, UserUpdate,
-};
+use seam_repository::{Error, Page, Result, UserQuery, UserRepository, UserUpdate};
 use seam_sql::sqlx::{self, QueryBuilder, Sqlite};
 
 use super::rows::{id_text, now};
-use super::{METRICS, SqliteRepositories, db};
-use crate::error::violated;
+use super::{ADAPTER, METRICS, SqliteRepositories, db};
+use crate::error::{email_taken, not_updated, user_in_use};
 use crate::rows::{USER_COLUMNS, user_from_row};
-
-/// A unique violation on users is the case-insensitive e-mail index (ids are new UUIDs).
-fn email_taken(error: sqlx::Error, email: &EmailAddress) -> Error {
-    match violated(&error) {
-        Some(ErrorKind::AlreadyExists) => Error::already_exists("user", format!("email {email}")),
-        _ => db(error),
-    }
-}
-
-/// Appends the filters of `query` as a `WHERE` clause. Filter text is only ever bound,
-/// and matched with `instr`, where `%` and `_` are not wildcards. SQLite's `lower`
-/// folds ASCII letters only.
-fn push_filters(builder: &mut QueryBuilder<Sqlite>, query: &UserQuery) {
-    builder.push(" WHERE 1 = 1");
-    if let Some(needle) = &query.email_contains {
-        builder
-            .push(" AND instr(lower(email), lower(")
-            .push_bind(needle.clone())
-            .push(")) > 0");
-    }
-    if let Some(needle) = &query.name_contains {
-        builder
-            .push(" AND instr(lower(name), lower(")
-            .push_bind(needle.clone())
-            .push(")) > 0");
-    }
-}
+use crate::users::{push_filters, push_order_and_page};
 
 #[async_trait]
 impl UserRepository for SqliteRepositories {
@@ -57,7 +28,7 @@ impl UserRepository for SqliteRepositories {
                     .bind(at)
                     .fetch_one(&self.pool)
                     .await
-                    .map_err(|error| email_taken(error, user.email()))?;
+                    .map_err(|error| email_taken(ADAPTER, error, user.email()))?;
                 user_from_row(&row)
             })
             .await
@@ -111,7 +82,7 @@ impl UserRepository for SqliteRepositories {
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(|error| match changes.email() {
-                        Some(email) => email_taken(error, email),
+                        Some(email) => email_taken(ADAPTER, error, email),
                         None => db(error),
                     })?;
                 if let Some(row) = updated {
@@ -123,10 +94,7 @@ impl UserRepository for SqliteRepositories {
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(db)?;
-                Err(match exists {
-                    Some(_) => Error::stale_version("user", id, expected_version),
-                    None => Error::not_found("user", id),
-                })
+                Err(not_updated("user", id, expected_version, exists.is_some()))
             })
             .await
     }
@@ -138,12 +106,7 @@ impl UserRepository for SqliteRepositories {
                     .bind(id_text(id.into_uuid()))
                     .execute(&self.pool)
                     .await
-                    .map_err(|error| match violated(&error) {
-                        Some(ErrorKind::Conflict) => {
-                            Error::conflict("user", id, "the user has orders")
-                        }
-                        _ => db(error),
-                    })?;
+                    .map_err(|error| user_in_use(ADAPTER, error, id))?;
                 if done.rows_affected() == 0 {
                     return Err(Error::not_found("user", id));
                 }
@@ -158,7 +121,7 @@ impl UserRepository for SqliteRepositories {
                 query.validate()?;
                 let mut count: QueryBuilder<Sqlite> =
                     QueryBuilder::new("SELECT COUNT(*) FROM users");
-                push_filters(&mut count, &query);
+                push_filters(&mut count, &query, "instr");
                 let total: i64 = count
                     .build_query_scalar()
                     .fetch_one(&self.pool)
@@ -167,25 +130,10 @@ impl UserRepository for SqliteRepositories {
 
                 let mut select: QueryBuilder<Sqlite> =
                     QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users"));
-                push_filters(&mut select, &query);
+                push_filters(&mut select, &query, "instr");
                 // Text compares byte by byte (BINARY collation), as in every adapter;
                 // times compare correctly as text in their fixed stored format.
-                let column = match query.sort {
-                    UserSort::CreatedAt => "created_at",
-                    UserSort::Name => "name",
-                    UserSort::Email => "email",
-                };
-                let direction = match query.direction {
-                    SortDirection::Asc => "ASC",
-                    SortDirection::Desc => "DESC",
-                };
-                select
-                    .push(format_args!(
-                        " ORDER BY {column} {direction}, id {direction} LIMIT "
-                    ))
-                    .push_bind(i64::from(query.limit))
-                    .push(" OFFSET ")
-                    .push_bind(query.offset as i64);
+                push_order_and_page(&mut select, &query, "");
                 let rows = select.build().fetch_all(&self.pool).await.map_err(db)?;
                 Ok(Page {
                     items: rows.iter().map(user_from_row).collect::<Result<_>>()?,
