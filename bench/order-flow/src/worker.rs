@@ -4,7 +4,8 @@
 //! queue with the same prefetch. The loop is `seam_orders::ConsumerLoop` over
 //! `seam_queue_amqp::AmqpQueue` with the worker's default concurrency and a handler
 //! that decodes the event (no database work: that is the repositories', not the
-//! loop's, cost); the floor receives and acks each message on one lapin consumer.
+//! loop's, cost); the floor receives each message on one lapin consumer and acks it
+//! from a task of its own (acks pipelined, not awaited one by one).
 //! Exchange and queues have unique names and are deleted at the end.
 
 use std::sync::Arc;
@@ -206,16 +207,24 @@ async fn consume_with_loop(queue: &AmqpQueue, count: usize) -> anyhow::Result<Du
     Ok(elapsed)
 }
 
-/// Receives and acks `count` messages; returns the time taken.
+/// Receives and acks `count` messages; returns the time taken until every ack was
+/// handed to the connection.
+///
+/// Acks are not awaited one by one: each is sent from its own task, as fast as a
+/// consumer can go, and all are awaited at the end.
 async fn consume_raw(consumer: &mut lapin::Consumer, count: usize) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let consumed = tokio::time::timeout(RUN_LIMIT, async {
+        let mut acks = tokio::task::JoinSet::new();
         for _ in 0..count {
             let delivery = consumer
                 .next()
                 .await
                 .context("the broker cancelled the consumer")??;
-            delivery.acker.ack(BasicAckOptions::default()).await?;
+            acks.spawn(async move { delivery.acker.ack(BasicAckOptions::default()).await });
+        }
+        while let Some(ack) = acks.join_next().await {
+            ack.context("an ack task panicked")??;
         }
         anyhow::Ok(())
     })
