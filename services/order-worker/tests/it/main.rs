@@ -1,6 +1,8 @@
 //! End-to-end tests of the order worker: built on port 0, and the real binary; and
 //! the whole order flow with the API.
 
+mod crash;
+mod dlq;
 mod flow;
 
 use std::path::Path;
