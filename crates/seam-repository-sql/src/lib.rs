@@ -18,6 +18,7 @@
 //!   `adapter` = `postgres` or `sqlite`.
 
 mod config;
+mod dialect;
 mod error;
 mod postgres;
 mod rows;

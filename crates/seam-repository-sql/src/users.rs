@@ -1,13 +1,186 @@
-//! The parts of the user queries both dialects share: filters, sort order and paging,
-//! written over any `sqlx` database with the dialect's few words passed in.
+//! [`UserRepository`](seam_repository::UserRepository), written once over any
+//! [`Dialect`]: each dialect's repositories hand their pool to [`Users`].
 
-use seam_repository::{SortDirection, UserQuery, UserSort};
-use seam_sql::sqlx::{Database, Encode, QueryBuilder, Type};
+use seam_domain::{EmailAddress, NewUser, User, UserId};
+use seam_repository::{Error, Page, Result, SortDirection, UserQuery, UserSort, UserUpdate};
+use seam_sql::sqlx::{
+    self, AssertSqlSafe, Database, Decode, Encode, Executor, FromRow, IntoArguments, Pool,
+    QueryBuilder, Type,
+};
+use seam_telemetry::PortMetrics;
 
+use crate::dialect::Dialect;
+use crate::error::{db, email_taken, not_updated, user_in_use};
+use crate::rows::{Columns, USER_COLUMNS, user_from_row};
+
+/// The user operations over one pool of dialect `D`.
+pub(crate) struct Users<'p, D: Dialect> {
+    pool: &'p Pool<D::Db>,
+    metrics: PortMetrics,
+}
+
+impl<'p, D: Dialect> Users<'p, D> {
+    pub(crate) fn new(pool: &'p Pool<D::Db>) -> Self {
+        Self {
+            pool,
+            metrics: PortMetrics::new("repository", D::ADAPTER),
+        }
+    }
+}
+
+impl<D> Users<'_, D>
+where
+    D: Dialect,
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    <D::Db as Database>::Arguments: IntoArguments<D::Db>,
+    <D::Db as Database>::Row: Columns,
+    for<'t> &'t str: Encode<'t, D::Db> + Type<D::Db>,
+    for<'t> Option<&'t str>: Encode<'t, D::Db> + Type<D::Db>,
+    for<'t> String: Encode<'t, D::Db> + Type<D::Db>,
+    for<'t> i64: Encode<'t, D::Db> + Decode<'t, D::Db> + Type<D::Db>,
+    (i64,): for<'r> FromRow<'r, <D::Db as Database>::Row>,
+{
+    pub(crate) async fn create(&self, user: NewUser) -> Result<User> {
+        self.metrics
+            .call("users.create", async {
+                let sql = format!(
+                    "INSERT INTO users (id, email, name, created_at, updated_at, version) \
+                     VALUES ($1, $2, $3, $4, $4, 1) RETURNING {USER_COLUMNS}"
+                );
+                let row = sqlx::query(AssertSqlSafe(sql))
+                    .bind(D::id(UserId::new().into_uuid()))
+                    .bind(user.email().as_str())
+                    .bind(user.name())
+                    .bind(D::now())
+                    .fetch_one(self.pool)
+                    .await
+                    .map_err(|error| email_taken(D::ADAPTER, error, user.email()))?;
+                user_from_row(&row)
+            })
+            .await
+    }
+
+    pub(crate) async fn get(&self, id: UserId) -> Result<User> {
+        self.metrics
+            .call("users.get", async {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+                let row = sqlx::query(AssertSqlSafe(sql))
+                    .bind(D::id(id.into_uuid()))
+                    .fetch_optional(self.pool)
+                    .await
+                    .map_err(|error| db(D::ADAPTER, error))?
+                    .ok_or_else(|| Error::not_found("user", id))?;
+                user_from_row(&row)
+            })
+            .await
+    }
+
+    pub(crate) async fn find_by_email(&self, email: &EmailAddress) -> Result<Option<User>> {
+        self.metrics
+            .call("users.find_by_email", async {
+                let sql =
+                    format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)");
+                let row = sqlx::query(AssertSqlSafe(sql))
+                    .bind(email.as_str())
+                    .fetch_optional(self.pool)
+                    .await
+                    .map_err(|error| db(D::ADAPTER, error))?;
+                row.as_ref().map(user_from_row).transpose()
+            })
+            .await
+    }
+
+    pub(crate) async fn update(
+        &self,
+        id: UserId,
+        expected_version: i64,
+        changes: UserUpdate,
+    ) -> Result<User> {
+        self.metrics
+            .call("users.update", async {
+                let sql = format!(
+                    "UPDATE users SET name = COALESCE($3, name), email = COALESCE($4, email), \
+                     updated_at = {greatest}($5, updated_at), version = version + 1 \
+                     WHERE id = $1 AND version = $2 RETURNING {USER_COLUMNS}",
+                    greatest = D::GREATEST,
+                );
+                let updated = sqlx::query(AssertSqlSafe(sql))
+                    .bind(D::id(id.into_uuid()))
+                    .bind(expected_version)
+                    .bind(changes.name())
+                    .bind(changes.email().map(EmailAddress::as_str))
+                    .bind(D::now())
+                    .fetch_optional(self.pool)
+                    .await
+                    .map_err(|error| match changes.email() {
+                        Some(email) => email_taken(D::ADAPTER, error, email),
+                        None => db(D::ADAPTER, error),
+                    })?;
+                if let Some(row) = updated {
+                    return user_from_row(&row);
+                }
+                let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1")
+                    .bind(D::id(id.into_uuid()))
+                    .fetch_one(self.pool)
+                    .await
+                    .map_err(|error| db(D::ADAPTER, error))?;
+                Err(not_updated("user", id, expected_version, exists > 0))
+            })
+            .await
+    }
+
+    pub(crate) async fn delete(&self, id: UserId) -> Result<()> {
+        self.metrics
+            .call("users.delete", async {
+                let deleted = sqlx::query("DELETE FROM users WHERE id = $1 RETURNING id")
+                    .bind(D::id(id.into_uuid()))
+                    .fetch_optional(self.pool)
+                    .await
+                    .map_err(|error| user_in_use(D::ADAPTER, error, id))?;
+                match deleted {
+                    Some(_) => Ok(()),
+                    None => Err(Error::not_found("user", id)),
+                }
+            })
+            .await
+    }
+
+    pub(crate) async fn list(&self, query: UserQuery) -> Result<Page<User>> {
+        self.metrics
+            .call("users.list", async {
+                query.validate()?;
+                let mut count: QueryBuilder<D::Db> =
+                    QueryBuilder::new("SELECT COUNT(*) FROM users");
+                push_filters(&mut count, &query, D::FIND);
+                let total: i64 = count
+                    .build_query_scalar()
+                    .fetch_one(self.pool)
+                    .await
+                    .map_err(|error| db(D::ADAPTER, error))?;
+
+                let mut select: QueryBuilder<D::Db> =
+                    QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users"));
+                push_filters(&mut select, &query, D::FIND);
+                push_order_and_page(&mut select, &query, D::COLLATE);
+                let rows = select
+                    .build()
+                    .fetch_all(self.pool)
+                    .await
+                    .map_err(|error| db(D::ADAPTER, error))?;
+                Ok(Page {
+                    items: rows.iter().map(user_from_row).collect::<Result<_>>()?,
+                    total: total as u64,
+                    limit: query.limit,
+                    offset: query.offset,
+                })
+            })
+            .await
+    }
+}
 /// Appends the filters of `query` as a `WHERE` clause. Filter text is only ever bound,
 /// and matched with `find` (`strpos` on PostgreSQL, `instr` on SQLite), where `%` and
 /// `_` are not wildcards.
-pub(crate) fn push_filters<DB>(builder: &mut QueryBuilder<DB>, query: &UserQuery, find: &str)
+fn push_filters<DB>(builder: &mut QueryBuilder<DB>, query: &UserQuery, find: &str)
 where
     DB: Database,
     for<'t> String: Encode<'t, DB> + Type<DB>,
@@ -28,11 +201,8 @@ where
 
 /// Appends the sort order and the page of `query`. Text sorts byte by byte in every
 /// adapter: `collate` is what makes the dialect do so (empty where it is the default).
-pub(crate) fn push_order_and_page<DB>(
-    builder: &mut QueryBuilder<DB>,
-    query: &UserQuery,
-    collate: &str,
-) where
+fn push_order_and_page<DB>(builder: &mut QueryBuilder<DB>, query: &UserQuery, collate: &str)
+where
     DB: Database,
     for<'t> i64: Encode<'t, DB> + Type<DB>,
 {

@@ -43,6 +43,30 @@ fn db(error: sqlx::Error) -> Error {
     crate::error::db(ADAPTER, error)
 }
 
+/// PostgreSQL to the code both dialects share.
+#[derive(Debug)]
+struct PgDialect;
+
+impl crate::dialect::Dialect for PgDialect {
+    type Db = Postgres;
+    type Id = uuid::Uuid;
+    type Time = chrono::DateTime<chrono::Utc>;
+
+    const ADAPTER: &'static str = ADAPTER;
+    const FIND: &'static str = "strpos";
+    const GREATEST: &'static str = "GREATEST";
+    // Byte order ("C" collation), the same on every server and in every adapter.
+    const COLLATE: &'static str = " COLLATE \"C\"";
+
+    fn id(id: uuid::Uuid) -> Self::Id {
+        id
+    }
+
+    fn now() -> Self::Time {
+        chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6)
+    }
+}
+
 const METRICS: PortMetrics = PortMetrics::new("repository", ADAPTER);
 
 /// How to build [`PostgresRepositories`]: the database to connect to.

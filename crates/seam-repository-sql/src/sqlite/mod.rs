@@ -43,6 +43,31 @@ fn db(error: sqlx::Error) -> Error {
     crate::error::db(ADAPTER, error)
 }
 
+/// SQLite to the code both dialects share.
+#[derive(Debug)]
+struct SqliteDialect;
+
+impl crate::dialect::Dialect for SqliteDialect {
+    type Db = Sqlite;
+    type Id = String;
+    type Time = String;
+
+    const ADAPTER: &'static str = ADAPTER;
+    const FIND: &'static str = "instr";
+    const GREATEST: &'static str = "max";
+    // Text compares byte by byte (BINARY collation), as in every adapter; times compare
+    // correctly as text in their fixed stored format.
+    const COLLATE: &'static str = "";
+
+    fn id(id: uuid::Uuid) -> Self::Id {
+        id_text(id)
+    }
+
+    fn now() -> Self::Time {
+        now().1
+    }
+}
+
 const METRICS: PortMetrics = PortMetrics::new("repository", ADAPTER);
 
 /// How to build [`SqliteRepositories`]: the database file to open.
