@@ -23,7 +23,7 @@ mod error;
 mod postgres;
 mod rows;
 mod sqlite;
-mod users;
+mod statements;
 
 use seam_repository::{RepositoryPorts, Result};
 use seam_sql::{Backend, Database};

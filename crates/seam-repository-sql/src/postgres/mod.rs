@@ -14,7 +14,6 @@
 mod outbox;
 mod rows;
 mod transaction;
-mod users;
 
 use std::sync::Arc;
 
@@ -145,6 +144,8 @@ impl PostgresRepositories {
 const PRODUCT_COLUMNS: &str = "SELECT p.sku, p.name, p.price_minor, p.currency, \
      CAST(COALESCE(i.on_hand, 0) AS BIGINT) AS on_hand \
      FROM products p LEFT JOIN inventory i ON i.sku = p.sku";
+
+crate::statements::impl_user_repository!(PostgresRepositories, PgDialect);
 
 #[async_trait]
 impl InventoryRepository for PostgresRepositories {

@@ -16,7 +16,6 @@
 mod outbox;
 mod rows;
 mod transaction;
-mod users;
 
 use std::sync::Arc;
 
@@ -147,6 +146,8 @@ impl SqliteRepositories {
 const PRODUCT_COLUMNS: &str = "SELECT p.sku, p.name, p.price_minor, p.currency, \
      COALESCE(i.on_hand, 0) AS on_hand \
      FROM products p LEFT JOIN inventory i ON i.sku = p.sku";
+
+crate::statements::impl_user_repository!(SqliteRepositories, SqliteDialect);
 
 #[async_trait]
 impl InventoryRepository for SqliteRepositories {

@@ -8,8 +8,9 @@ use seam_sql::sqlx::{self, AssertSqlSafe, QueryBuilder, Sqlite};
 use uuid::Uuid;
 
 use super::rows::{OUTBOX_COLUMNS, id_text, now, time_text};
-use super::{METRICS, SqliteRepositories, db};
+use super::{METRICS, SqliteDialect, SqliteRepositories, db};
 use crate::rows::outbox_from_row;
+use crate::statements::Statements;
 
 /// Rows a relay may claim at time `?1`: not published, lease never taken or run out.
 const CLAIMABLE: &str = "published_at IS NULL AND (locked_until IS NULL OR locked_until < ?1)";
@@ -85,35 +86,14 @@ impl OutboxStore for SqliteRepositories {
     }
 
     async fn release(&self, id: Uuid, error: &str) -> Result<()> {
-        METRICS
-            .call("outbox.release", async {
-                let done = sqlx::query(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, \
-                     locked_until = NULL WHERE id = ?1",
-                )
-                .bind(id_text(id))
-                .bind(error)
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
-                if done.rows_affected() == 0 {
-                    return Err(Error::not_found("outbox message", id));
-                }
-                Ok(())
-            })
+        Statements::<SqliteDialect>::new(&self.pool)
+            .release_outbox(id, error)
             .await
     }
 
     async fn backlog(&self) -> Result<u64> {
-        METRICS
-            .call("outbox.backlog", async {
-                let count: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(db)?;
-                Ok(count as u64)
-            })
+        Statements::<SqliteDialect>::new(&self.pool)
+            .outbox_backlog()
             .await
     }
 

@@ -1,5 +1,7 @@
-//! [`UserRepository`](seam_repository::UserRepository), written once over any
-//! [`Dialect`]: each dialect's repositories hand their pool to [`Users`].
+//! The statements both dialects run alike, written once over any [`Dialect`]: the whole
+//! [`UserRepository`](seam_repository::UserRepository) (each dialect's repositories hand
+//! their pool to [`Statements`] through [`impl_user_repository!`]), and the outbox's
+//! release and backlog.
 
 use seam_domain::{EmailAddress, NewUser, User, UserId};
 use seam_repository::{Error, Page, Result, SortDirection, UserQuery, UserSort, UserUpdate};
@@ -8,18 +10,19 @@ use seam_sql::sqlx::{
     QueryBuilder, Type,
 };
 use seam_telemetry::PortMetrics;
+use uuid::Uuid;
 
 use crate::dialect::Dialect;
 use crate::error::{db, email_taken, not_updated, user_in_use};
 use crate::rows::{Columns, USER_COLUMNS, user_from_row};
 
-/// The user operations over one pool of dialect `D`.
-pub(crate) struct Users<'p, D: Dialect> {
+/// The shared statements over one pool of dialect `D`.
+pub(crate) struct Statements<'p, D: Dialect> {
     pool: &'p Pool<D::Db>,
     metrics: PortMetrics,
 }
 
-impl<'p, D: Dialect> Users<'p, D> {
+impl<'p, D: Dialect> Statements<'p, D> {
     pub(crate) fn new(pool: &'p Pool<D::Db>) -> Self {
         Self {
             pool,
@@ -28,7 +31,7 @@ impl<'p, D: Dialect> Users<'p, D> {
     }
 }
 
-impl<D> Users<'_, D>
+impl<D> Statements<'_, D>
 where
     D: Dialect,
     for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
@@ -176,6 +179,39 @@ where
             })
             .await
     }
+
+    pub(crate) async fn release_outbox(&self, id: Uuid, error: &str) -> Result<()> {
+        self.metrics
+            .call("outbox.release", async {
+                let released = sqlx::query(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \
+                     locked_until = NULL WHERE id = $1 RETURNING id",
+                )
+                .bind(D::id(id))
+                .bind(error)
+                .fetch_optional(self.pool)
+                .await
+                .map_err(|error| db(D::ADAPTER, error))?;
+                match released {
+                    Some(_) => Ok(()),
+                    None => Err(Error::not_found("outbox message", id)),
+                }
+            })
+            .await
+    }
+
+    pub(crate) async fn outbox_backlog(&self) -> Result<u64> {
+        self.metrics
+            .call("outbox.backlog", async {
+                let count: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
+                        .fetch_one(self.pool)
+                        .await
+                        .map_err(|error| db(D::ADAPTER, error))?;
+                Ok(count as u64)
+            })
+            .await
+    }
 }
 /// Appends the filters of `query` as a `WHERE` clause. Filter text is only ever bound,
 /// and matched with `find` (`strpos` on PostgreSQL, `instr` on SQLite), where `%` and
@@ -227,3 +263,67 @@ where
         .push(" OFFSET ")
         .push_bind(query.offset as i64);
 }
+
+/// Implements [`UserRepository`](seam_repository::UserRepository) for a dialect's
+/// repositories (a struct with a `pool` field) through [`Statements`].
+macro_rules! impl_user_repository {
+    ($repositories:ty, $dialect:ty) => {
+        #[async_trait::async_trait]
+        impl seam_repository::UserRepository for $repositories {
+            async fn create(
+                &self,
+                user: seam_domain::NewUser,
+            ) -> seam_repository::Result<seam_domain::User> {
+                $crate::statements::Statements::<$dialect>::new(&self.pool)
+                    .create(user)
+                    .await
+            }
+
+            async fn get(
+                &self,
+                id: seam_domain::UserId,
+            ) -> seam_repository::Result<seam_domain::User> {
+                $crate::statements::Statements::<$dialect>::new(&self.pool)
+                    .get(id)
+                    .await
+            }
+
+            async fn find_by_email(
+                &self,
+                email: &seam_domain::EmailAddress,
+            ) -> seam_repository::Result<Option<seam_domain::User>> {
+                $crate::statements::Statements::<$dialect>::new(&self.pool)
+                    .find_by_email(email)
+                    .await
+            }
+
+            async fn update(
+                &self,
+                id: seam_domain::UserId,
+                expected_version: i64,
+                changes: seam_repository::UserUpdate,
+            ) -> seam_repository::Result<seam_domain::User> {
+                $crate::statements::Statements::<$dialect>::new(&self.pool)
+                    .update(id, expected_version, changes)
+                    .await
+            }
+
+            async fn delete(&self, id: seam_domain::UserId) -> seam_repository::Result<()> {
+                $crate::statements::Statements::<$dialect>::new(&self.pool)
+                    .delete(id)
+                    .await
+            }
+
+            async fn list(
+                &self,
+                query: seam_repository::UserQuery,
+            ) -> seam_repository::Result<seam_repository::Page<seam_domain::User>> {
+                $crate::statements::Statements::<$dialect>::new(&self.pool)
+                    .list(query)
+                    .await
+            }
+        }
+    };
+}
+
+pub(crate) use impl_user_repository;
