@@ -33,6 +33,8 @@ use crate::stats::{Verdict, mark, ms};
 const REQUESTS_FULL: usize = 5_000;
 /// Requests per server before measuring.
 const WARM_UP_FULL: usize = 500;
+/// How many slices each server's requests are sent in, alternating servers.
+const SLICES: usize = 10;
 /// Concurrent client connections.
 const CONNECTIONS: usize = 16;
 /// The target: at least this fraction of the floor's throughput.
@@ -144,21 +146,23 @@ async fn drive(seam_url: &str, cached_url: &str, floor_url: &str) -> anyhow::Res
     for url in [seam_url, cached_url, floor_url] {
         load::post(&client, url, BODY, warm_up, CONNECTIONS, 201).await?;
     }
-    // Halves in mirrored order, so that no server always runs on the larger tables.
-    let halves = [requests / 2, requests - requests / 2];
+    // Slices in alternating, mirrored order, so that load from elsewhere on the machine
+    // and the growing tables fall on every server alike.
     let (mut seam, mut cached, mut floor) = (
         LoadTotal::default(),
         LoadTotal::default(),
         LoadTotal::default(),
     );
-    for (half, order) in [(halves[0], [0, 1, 2]), (halves[1], [2, 1, 0])] {
+    for slice in 0..SLICES {
+        let size = requests / SLICES + usize::from(slice < requests % SLICES);
+        let order = if slice % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
         for which in order {
             let (url, total) = match which {
                 0 => (floor_url, &mut floor),
                 1 => (seam_url, &mut seam),
                 _ => (cached_url, &mut cached),
             };
-            total.add(load::post(&client, url, BODY, half, CONNECTIONS, 201).await?);
+            total.add(load::post(&client, url, BODY, size, CONNECTIONS, 201).await?);
         }
     }
 
