@@ -1,10 +1,15 @@
 //! The statements both dialects run alike, written once over any [`Dialect`]: the whole
 //! [`UserRepository`](seam_repository::UserRepository) (each dialect's repositories hand
-//! their pool to [`Statements`] through [`impl_user_repository!`]), and the outbox's
-//! release and backlog.
+//! their pool to [`Statements`] through [`impl_user_repository!`]), the whole
+//! [`OrderRepository`](seam_repository::OrderRepository) ([`impl_order_repository!`]),
+//! reading orders with their lines (also inside transactions), reading products and
+//! stock, and the outbox's release and backlog.
 
-use seam_domain::{EmailAddress, NewUser, User, UserId};
-use seam_repository::{Error, Page, Result, SortDirection, UserQuery, UserSort, UserUpdate};
+use seam_domain::{EmailAddress, NewUser, Order, OrderId, Sku, User, UserId};
+use seam_repository::{
+    Error, Page, Product, Result, SortDirection, UserQuery, UserSort, UserUpdate, check_limit,
+    check_offset,
+};
 use seam_sql::sqlx::{
     self, AssertSqlSafe, Database, Decode, Encode, Executor, FromRow, IntoArguments, Pool,
     QueryBuilder, Type,
@@ -14,7 +19,15 @@ use uuid::Uuid;
 
 use crate::dialect::Dialect;
 use crate::error::{db, email_taken, not_updated, user_in_use};
-use crate::rows::{Columns, USER_COLUMNS, user_from_row};
+use crate::rows::{
+    Columns, ORDER_COLUMNS, ORDER_LINE_COLUMNS, ORDER_LINES_ORDER, USER_COLUMNS, assemble_orders,
+    in_requested_order, product_from_row, user_from_row,
+};
+
+/// A product with its stock; append a `WHERE`.
+const PRODUCT_COLUMNS: &str = "SELECT p.sku, p.name, p.price_minor, p.currency, \
+     CAST(COALESCE(i.on_hand, 0) AS BIGINT) AS on_hand \
+     FROM products p LEFT JOIN inventory i ON i.sku = p.sku";
 
 /// The shared statements over one pool of dialect `D`.
 pub(crate) struct Statements<'p, D: Dialect> {
@@ -212,6 +225,163 @@ where
             })
             .await
     }
+
+    /// Runs an order query (built on [`ORDER_COLUMNS`]) on `conn` and attaches each
+    /// order's lines.
+    pub(crate) async fn fetch_orders(
+        conn: &mut <D::Db as Database>::Connection,
+        mut query: QueryBuilder<D::Db>,
+    ) -> Result<Vec<Order>> {
+        let rows = query
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|error| db(D::ADAPTER, error))?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut lines: QueryBuilder<D::Db> = QueryBuilder::new(ORDER_LINE_COLUMNS);
+        lines.push("order_id IN (");
+        let mut separated = lines.separated(", ");
+        for row in &rows {
+            separated.push_bind(D::id(row.uuid("id")?));
+        }
+        lines.push(")").push(ORDER_LINES_ORDER);
+        let line_rows = lines
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|error| db(D::ADAPTER, error))?;
+        assemble_orders(&rows, &line_rows)
+    }
+
+    /// The order with this id, read on `conn`; `lock` is appended to the query (`""`, or
+    /// `" FOR UPDATE"` inside a PostgreSQL transaction).
+    pub(crate) async fn order_on(
+        conn: &mut <D::Db as Database>::Connection,
+        id: OrderId,
+        lock: &str,
+    ) -> Result<Option<Order>> {
+        let mut query: QueryBuilder<D::Db> = QueryBuilder::new(ORDER_COLUMNS);
+        query
+            .push(" WHERE id = ")
+            .push_bind(D::id(id.into_uuid()))
+            .push(lock);
+        Ok(Self::fetch_orders(conn, query).await?.into_iter().next())
+    }
+
+    pub(crate) async fn order(&self, id: OrderId) -> Result<Option<Order>> {
+        self.metrics
+            .call("orders.get", async {
+                let mut conn = self
+                    .pool
+                    .acquire()
+                    .await
+                    .map_err(|error| db(D::ADAPTER, error))?;
+                Self::order_on(&mut conn, id, "").await
+            })
+            .await
+    }
+
+    pub(crate) async fn orders_by_customer(
+        &self,
+        customer_id: UserId,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Order>> {
+        self.metrics
+            .call("orders.list_by_customer", async {
+                check_limit(limit)?;
+                check_offset(offset)?;
+                let mut conn = self
+                    .pool
+                    .acquire()
+                    .await
+                    .map_err(|error| db(D::ADAPTER, error))?;
+                let total: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE customer_id = $1")
+                        .bind(D::id(customer_id.into_uuid()))
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(|error| db(D::ADAPTER, error))?;
+                let mut query: QueryBuilder<D::Db> = QueryBuilder::new(ORDER_COLUMNS);
+                query
+                    .push(" WHERE customer_id = ")
+                    .push_bind(D::id(customer_id.into_uuid()))
+                    .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+                    .push_bind(i64::from(limit))
+                    .push(" OFFSET ")
+                    .push_bind(offset as i64);
+                let items = Self::fetch_orders(&mut conn, query).await?;
+                Ok(Page {
+                    items,
+                    total: total as u64,
+                    limit,
+                    offset,
+                })
+            })
+            .await
+    }
+
+    pub(crate) async fn product(&self, sku: &Sku) -> Result<Option<Product>> {
+        self.metrics
+            .call("inventory.product", async {
+                let mut query: QueryBuilder<D::Db> = QueryBuilder::new(PRODUCT_COLUMNS);
+                query
+                    .push(" WHERE p.sku = ")
+                    .push_bind(sku.as_str().to_owned());
+                let row = query
+                    .build()
+                    .fetch_optional(self.pool)
+                    .await
+                    .map_err(|error| db(D::ADAPTER, error))?;
+                row.as_ref().map(product_from_row).transpose()
+            })
+            .await
+    }
+
+    pub(crate) async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>> {
+        self.metrics
+            .call("inventory.products", async {
+                if skus.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut query: QueryBuilder<D::Db> = QueryBuilder::new(PRODUCT_COLUMNS);
+                query.push(" WHERE p.sku IN (");
+                let mut separated = query.separated(", ");
+                for sku in skus {
+                    separated.push_bind(sku.as_str().to_owned());
+                }
+                query.push(")");
+                let rows = query
+                    .build()
+                    .fetch_all(self.pool)
+                    .await
+                    .map_err(|error| db(D::ADAPTER, error))?;
+                let found = rows
+                    .iter()
+                    .map(product_from_row)
+                    .collect::<Result<Vec<Product>>>()?;
+                Ok(in_requested_order(skus, found))
+            })
+            .await
+    }
+
+    pub(crate) async fn stock(&self, sku: &Sku) -> Result<i64> {
+        self.metrics
+            .call("inventory.stock", async {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT CAST(COALESCE(i.on_hand, 0) AS BIGINT) \
+                     FROM products p LEFT JOIN inventory i ON i.sku = p.sku WHERE p.sku = $1",
+                )
+                .bind(sku.as_str())
+                .fetch_optional(self.pool)
+                .await
+                .map_err(|error| db(D::ADAPTER, error))?
+                .ok_or_else(|| Error::not_found("product", sku))
+            })
+            .await
+    }
 }
 /// Appends the filters of `query` as a `WHERE` clause. Filter text is only ever bound,
 /// and matched with `find` (`strpos` on PostgreSQL, `instr` on SQLite), where `%` and
@@ -327,3 +497,34 @@ macro_rules! impl_user_repository {
 }
 
 pub(crate) use impl_user_repository;
+
+/// Implements [`OrderRepository`](seam_repository::OrderRepository) for a dialect's
+/// repositories (a struct with a `pool` field) through [`Statements`].
+macro_rules! impl_order_repository {
+    ($repositories:ty, $dialect:ty) => {
+        #[async_trait::async_trait]
+        impl seam_repository::OrderRepository for $repositories {
+            async fn get(
+                &self,
+                id: seam_domain::OrderId,
+            ) -> seam_repository::Result<Option<seam_domain::Order>> {
+                $crate::statements::Statements::<$dialect>::new(&self.pool)
+                    .order(id)
+                    .await
+            }
+
+            async fn list_by_customer(
+                &self,
+                customer_id: seam_domain::UserId,
+                limit: u32,
+                offset: u64,
+            ) -> seam_repository::Result<seam_repository::Page<seam_domain::Order>> {
+                $crate::statements::Statements::<$dialect>::new(&self.pool)
+                    .orders_by_customer(customer_id, limit, offset)
+                    .await
+            }
+        }
+    };
+}
+
+pub(crate) use impl_order_repository;

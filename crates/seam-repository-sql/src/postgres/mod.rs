@@ -18,19 +18,18 @@ mod transaction;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use seam_domain::{Order, OrderId, Sku, UserId};
+use seam_domain::Sku;
 use seam_repository::{
-    Error, InventoryRepository, OrderRepository, Page, Product, RepositoryPorts, Result,
-    Transaction, UnitOfWork, check_limit, check_offset, check_product, check_stock,
+    Error, InventoryRepository, Product, RepositoryPorts, Result, Transaction, UnitOfWork,
+    check_product, check_stock,
 };
 use seam_sql::sqlx::postgres::{PgListener, PgPool};
-use seam_sql::sqlx::{self, Postgres, QueryBuilder};
+use seam_sql::sqlx::{self, Postgres};
 use seam_sql::{Backend, Database, SqlConfig};
 use seam_telemetry::PortMetrics;
 use serde::{Deserialize, Serialize};
 
-use self::rows::fetch_orders;
-use crate::rows::{self as shared, product_from_row};
+use crate::statements::Statements;
 
 /// This adapter's name, in errors and metrics.
 const ADAPTER: &str = "postgres";
@@ -141,63 +140,23 @@ impl PostgresRepositories {
     }
 }
 
-const PRODUCT_COLUMNS: &str = "SELECT p.sku, p.name, p.price_minor, p.currency, \
-     CAST(COALESCE(i.on_hand, 0) AS BIGINT) AS on_hand \
-     FROM products p LEFT JOIN inventory i ON i.sku = p.sku";
-
 crate::statements::impl_user_repository!(PostgresRepositories, PgDialect);
+crate::statements::impl_order_repository!(PostgresRepositories, PgDialect);
 
 #[async_trait]
 impl InventoryRepository for PostgresRepositories {
     async fn product(&self, sku: &Sku) -> Result<Option<Product>> {
-        METRICS
-            .call("inventory.product", async {
-                let mut query: QueryBuilder<Postgres> = QueryBuilder::new(PRODUCT_COLUMNS);
-                query
-                    .push(" WHERE p.sku = ")
-                    .push_bind(sku.as_str().to_owned());
-                let row = query.build().fetch_optional(&self.pool).await.map_err(db)?;
-                row.as_ref().map(product_from_row).transpose()
-            })
-            .await
+        Statements::<PgDialect>::new(&self.pool).product(sku).await
     }
 
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>> {
-        METRICS
-            .call("inventory.products", async {
-                if skus.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let wanted: Vec<String> = skus.iter().map(|sku| sku.as_str().to_owned()).collect();
-                let mut query: QueryBuilder<Postgres> = QueryBuilder::new(PRODUCT_COLUMNS);
-                query
-                    .push(" WHERE p.sku = ANY(")
-                    .push_bind(wanted)
-                    .push(")");
-                let rows = query.build().fetch_all(&self.pool).await.map_err(db)?;
-                let found = rows
-                    .iter()
-                    .map(product_from_row)
-                    .collect::<Result<Vec<Product>>>()?;
-                Ok(shared::in_requested_order(skus, found))
-            })
+        Statements::<PgDialect>::new(&self.pool)
+            .products(skus)
             .await
     }
 
     async fn stock(&self, sku: &Sku) -> Result<i64> {
-        METRICS
-            .call("inventory.stock", async {
-                sqlx::query_scalar::<_, i64>(
-                    "SELECT CAST(COALESCE(i.on_hand, 0) AS BIGINT) \
-                     FROM products p LEFT JOIN inventory i ON i.sku = p.sku WHERE p.sku = $1",
-                )
-                .bind(sku.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db)?
-                .ok_or_else(|| Error::not_found("product", sku))
-            })
-            .await
+        Statements::<PgDialect>::new(&self.pool).stock(sku).await
     }
 
     async fn set_stock(&self, sku: &Sku, on_hand: i64) -> Result<()> {
@@ -255,57 +214,6 @@ impl InventoryRepository for PostgresRepositories {
                 .await
                 .map_err(db)?;
                 tx.commit().await.map_err(db)
-            })
-            .await
-    }
-}
-
-#[async_trait]
-impl OrderRepository for PostgresRepositories {
-    async fn get(&self, id: OrderId) -> Result<Option<Order>> {
-        METRICS
-            .call("orders.get", async {
-                let mut conn = self.pool.acquire().await.map_err(db)?;
-                let mut query: QueryBuilder<Postgres> = QueryBuilder::new(shared::ORDER_COLUMNS);
-                query.push(" WHERE id = ").push_bind(id.into_uuid());
-                let orders = fetch_orders(&mut conn, query).await?;
-                Ok(orders.into_iter().next())
-            })
-            .await
-    }
-
-    async fn list_by_customer(
-        &self,
-        customer_id: UserId,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Page<Order>> {
-        METRICS
-            .call("orders.list_by_customer", async {
-                check_limit(limit)?;
-                check_offset(offset)?;
-                let mut conn = self.pool.acquire().await.map_err(db)?;
-                let total: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE customer_id = $1")
-                        .bind(customer_id.into_uuid())
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(db)?;
-                let mut query: QueryBuilder<Postgres> = QueryBuilder::new(shared::ORDER_COLUMNS);
-                query
-                    .push(" WHERE customer_id = ")
-                    .push_bind(customer_id.into_uuid())
-                    .push(" ORDER BY created_at DESC, id DESC LIMIT ")
-                    .push_bind(i64::from(limit))
-                    .push(" OFFSET ")
-                    .push_bind(offset as i64);
-                let items = fetch_orders(&mut conn, query).await?;
-                Ok(Page {
-                    items,
-                    total: total as u64,
-                    limit,
-                    offset,
-                })
             })
             .await
     }

@@ -11,10 +11,10 @@ use seam_repository::{
 use seam_sql::sqlx::{self, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::rows::fetch_orders;
-use super::{ADAPTER, METRICS, OUTBOX_CHANNEL, db};
+use super::{ADAPTER, METRICS, OUTBOX_CHANNEL, PgDialect, db};
 use crate::error::{not_updated, order_insert_error, violated};
-use crate::rows::{ORDER_COLUMNS, stored_response};
+use crate::rows::stored_response;
+use crate::statements::Statements;
 
 /// An open transaction. Dropping it rolls back (sqlx queues the `ROLLBACK` on the
 /// connection before it is reused).
@@ -28,12 +28,8 @@ impl PostgresTransaction {
     }
 
     async fn order(&mut self, id: OrderId, for_update: bool) -> Result<Option<Order>> {
-        let mut query: QueryBuilder<Postgres> = QueryBuilder::new(ORDER_COLUMNS);
-        query.push(" WHERE id = ").push_bind(id.into_uuid());
-        if for_update {
-            query.push(" FOR UPDATE");
-        }
-        Ok(fetch_orders(&mut self.tx, query).await?.into_iter().next())
+        let lock = if for_update { " FOR UPDATE" } else { "" };
+        Statements::<PgDialect>::order_on(&mut self.tx, id, lock).await
     }
 }
 

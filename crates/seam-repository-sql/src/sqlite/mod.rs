@@ -20,20 +20,20 @@ mod transaction;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use seam_domain::{Order, OrderId, Sku, UserId};
+use seam_domain::Sku;
 use seam_repository::{
-    Error, InventoryRepository, OrderRepository, Page, Product, RepositoryPorts, Result,
-    Transaction, UnitOfWork, check_limit, check_offset, check_product, check_stock,
+    Error, InventoryRepository, Product, RepositoryPorts, Result, Transaction, UnitOfWork,
+    check_product, check_stock,
 };
 use seam_sql::sqlx::sqlite::SqlitePool;
-use seam_sql::sqlx::{self, QueryBuilder, Sqlite};
+use seam_sql::sqlx::{self, Sqlite};
 use seam_sql::{Backend, Database, SqlConfig};
 use seam_telemetry::PortMetrics;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use self::rows::{fetch_orders, id_text, now};
-use crate::rows::{self as shared, product_from_row};
+use self::rows::{id_text, now};
+use crate::statements::Statements;
 
 /// This adapter's name, in errors and metrics.
 const ADAPTER: &str = "sqlite";
@@ -143,63 +143,26 @@ impl SqliteRepositories {
     }
 }
 
-const PRODUCT_COLUMNS: &str = "SELECT p.sku, p.name, p.price_minor, p.currency, \
-     COALESCE(i.on_hand, 0) AS on_hand \
-     FROM products p LEFT JOIN inventory i ON i.sku = p.sku";
-
 crate::statements::impl_user_repository!(SqliteRepositories, SqliteDialect);
+crate::statements::impl_order_repository!(SqliteRepositories, SqliteDialect);
 
 #[async_trait]
 impl InventoryRepository for SqliteRepositories {
     async fn product(&self, sku: &Sku) -> Result<Option<Product>> {
-        METRICS
-            .call("inventory.product", async {
-                let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(PRODUCT_COLUMNS);
-                query
-                    .push(" WHERE p.sku = ")
-                    .push_bind(sku.as_str().to_owned());
-                let row = query.build().fetch_optional(&self.pool).await.map_err(db)?;
-                row.as_ref().map(product_from_row).transpose()
-            })
+        Statements::<SqliteDialect>::new(&self.pool)
+            .product(sku)
             .await
     }
 
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>> {
-        METRICS
-            .call("inventory.products", async {
-                if skus.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(PRODUCT_COLUMNS);
-                query.push(" WHERE p.sku IN (");
-                let mut separated = query.separated(", ");
-                for sku in skus {
-                    separated.push_bind(sku.as_str().to_owned());
-                }
-                query.push(")");
-                let rows = query.build().fetch_all(&self.pool).await.map_err(db)?;
-                let found = rows
-                    .iter()
-                    .map(product_from_row)
-                    .collect::<Result<Vec<Product>>>()?;
-                Ok(shared::in_requested_order(skus, found))
-            })
+        Statements::<SqliteDialect>::new(&self.pool)
+            .products(skus)
             .await
     }
 
     async fn stock(&self, sku: &Sku) -> Result<i64> {
-        METRICS
-            .call("inventory.stock", async {
-                sqlx::query_scalar::<_, i64>(
-                    "SELECT COALESCE(i.on_hand, 0) \
-                     FROM products p LEFT JOIN inventory i ON i.sku = p.sku WHERE p.sku = ?1",
-                )
-                .bind(sku.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db)?
-                .ok_or_else(|| Error::not_found("product", sku))
-            })
+        Statements::<SqliteDialect>::new(&self.pool)
+            .stock(sku)
             .await
     }
 
@@ -260,60 +223,6 @@ impl InventoryRepository for SqliteRepositories {
                 .await
                 .map_err(db)?;
                 tx.commit().await.map_err(db)
-            })
-            .await
-    }
-}
-
-#[async_trait]
-impl OrderRepository for SqliteRepositories {
-    async fn get(&self, id: OrderId) -> Result<Option<Order>> {
-        METRICS
-            .call("orders.get", async {
-                let mut conn = self.pool.acquire().await.map_err(db)?;
-                let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(shared::ORDER_COLUMNS);
-                query
-                    .push(" WHERE id = ")
-                    .push_bind(id_text(id.into_uuid()));
-                let orders = fetch_orders(&mut conn, query).await?;
-                Ok(orders.into_iter().next())
-            })
-            .await
-    }
-
-    async fn list_by_customer(
-        &self,
-        customer_id: UserId,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Page<Order>> {
-        METRICS
-            .call("orders.list_by_customer", async {
-                check_limit(limit)?;
-                check_offset(offset)?;
-                let customer = id_text(customer_id.into_uuid());
-                let mut conn = self.pool.acquire().await.map_err(db)?;
-                let total: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE customer_id = ?1")
-                        .bind(&customer)
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(db)?;
-                let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(shared::ORDER_COLUMNS);
-                query
-                    .push(" WHERE customer_id = ")
-                    .push_bind(customer)
-                    .push(" ORDER BY created_at DESC, id DESC LIMIT ")
-                    .push_bind(i64::from(limit))
-                    .push(" OFFSET ")
-                    .push_bind(offset as i64);
-                let items = fetch_orders(&mut conn, query).await?;
-                Ok(Page {
-                    items,
-                    total: total as u64,
-                    limit,
-                    offset,
-                })
             })
             .await
     }

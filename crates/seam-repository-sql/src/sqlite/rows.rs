@@ -1,14 +1,13 @@
 //! SQLite rows, and the text forms SQLite stores ids and times in.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use seam_domain::Order;
 use seam_repository::Result;
-use seam_sql::sqlx::sqlite::{SqliteConnection, SqliteRow};
-use seam_sql::sqlx::{QueryBuilder, Row, Sqlite};
+use seam_sql::sqlx::Row;
+use seam_sql::sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use super::{ADAPTER, db};
-use crate::rows::{Columns, ORDER_LINE_COLUMNS, ORDER_LINES_ORDER, assemble_orders};
+use crate::rows::Columns;
 
 /// The columns of an outbox row, in the order `outbox_from_row` reads them.
 pub(super) const OUTBOX_COLUMNS: &str = "id, routing_key, message_type, schema_version, \
@@ -73,24 +72,4 @@ impl Columns for SqliteRow {
             .map(|time| time.with_timezone(&Utc))
             .map_err(|error| Self::corrupt(column, error))
     }
-}
-
-/// Runs an order query (built on `ORDER_COLUMNS`) and attaches each order's lines.
-pub(super) async fn fetch_orders(
-    conn: &mut SqliteConnection,
-    mut query: QueryBuilder<Sqlite>,
-) -> Result<Vec<Order>> {
-    let rows = query.build().fetch_all(&mut *conn).await.map_err(db)?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut lines: QueryBuilder<Sqlite> = QueryBuilder::new(ORDER_LINE_COLUMNS);
-    lines.push("order_id IN (");
-    let mut separated = lines.separated(", ");
-    for row in &rows {
-        separated.push_bind(row.text("id")?);
-    }
-    lines.push(")").push(ORDER_LINES_ORDER);
-    let line_rows = lines.build().fetch_all(&mut *conn).await.map_err(db)?;
-    assemble_orders(&rows, &line_rows)
 }

@@ -13,10 +13,11 @@ use seam_sql::sqlx::{self, QueryBuilder, Sqlite};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::rows::{fetch_orders, id_text, now, time_text};
-use super::{ADAPTER, METRICS, db};
+use super::rows::{id_text, now, time_text};
+use super::{ADAPTER, METRICS, SqliteDialect, db};
 use crate::error::{not_updated, order_insert_error, violated};
-use crate::rows::{ORDER_COLUMNS, stored_response};
+use crate::rows::stored_response;
+use crate::statements::Statements;
 
 /// An open transaction. Dropping it rolls back (sqlx queues the `ROLLBACK` on the
 /// connection before it is reused).
@@ -36,11 +37,7 @@ impl SqliteTransaction {
     }
 
     async fn order(&mut self, id: OrderId) -> Result<Option<Order>> {
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(ORDER_COLUMNS);
-        query
-            .push(" WHERE id = ")
-            .push_bind(id_text(id.into_uuid()));
-        Ok(fetch_orders(&mut self.tx, query).await?.into_iter().next())
+        Statements::<SqliteDialect>::order_on(&mut self.tx, id, "").await
     }
 }
 
