@@ -383,6 +383,7 @@ async fn a_worker_killed_mid_burst_loses_nothing_and_does_nothing_twice() {
         );
         resent += 1;
     }
+    eprintln!("{summary}; {resent} e-mail(s) sent again after a crash");
     let in_hand = concurrency * kills.len();
     assert!(
         resent <= in_hand,
