@@ -2,6 +2,7 @@
 //! stores ids and times, and the few words its SQL spells differently. Shared statements
 //! use `$n` placeholders, which both PostgreSQL and `sqlx`'s SQLite driver accept.
 
+use chrono::{DateTime, Utc};
 use seam_sql::sqlx::{Database, Encode, Type};
 use uuid::Uuid;
 
@@ -10,7 +11,7 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// The `sqlx` database.
     type Db: Database;
     /// An id as bound: a native UUID, or its hyphenated text.
-    type Id: for<'t> Encode<'t, Self::Db> + Type<Self::Db> + Send + 'static;
+    type Id: for<'t> Encode<'t, Self::Db> + Type<Self::Db> + Clone + Send + 'static;
     /// A time as bound: a native timestamp, or RFC 3339 text; microsecond precision.
     type Time: for<'t> Encode<'t, Self::Db> + Type<Self::Db> + Send + 'static;
 
@@ -25,6 +26,11 @@ pub(crate) trait Dialect: Send + Sync + 'static {
 
     /// An id, as bound.
     fn id(id: Uuid) -> Self::Id;
+    /// A time, as bound, at microsecond precision.
+    fn time(time: DateTime<Utc>) -> Self::Time;
+
     /// Now, as bound.
-    fn now() -> Self::Time;
+    fn now() -> Self::Time {
+        Self::time(Utc::now())
+    }
 }

@@ -2,13 +2,14 @@
 //! [`UserRepository`](seam_repository::UserRepository) (each dialect's repositories hand
 //! their pool to [`Statements`] through [`impl_user_repository!`]), the whole
 //! [`OrderRepository`](seam_repository::OrderRepository) ([`impl_order_repository!`]),
-//! reading orders with their lines (also inside transactions), reading products and
-//! stock, and the outbox's release and backlog.
+//! reading orders with their lines, inserting and updating orders and reading
+//! idempotency keys inside transactions, reading products and stock, and the outbox's
+//! release and backlog.
 
 use seam_domain::{EmailAddress, NewUser, Order, OrderId, Sku, User, UserId};
 use seam_repository::{
-    Error, Page, Product, Result, SortDirection, UserQuery, UserSort, UserUpdate, check_limit,
-    check_offset,
+    Error, Page, Product, Result, SortDirection, StoredResponse, UserQuery, UserSort, UserUpdate,
+    check_idempotency_key, check_limit, check_offset,
 };
 use seam_sql::sqlx::{
     self, AssertSqlSafe, Database, Decode, Encode, Executor, FromRow, IntoArguments, Pool,
@@ -18,10 +19,10 @@ use seam_telemetry::PortMetrics;
 use uuid::Uuid;
 
 use crate::dialect::Dialect;
-use crate::error::{db, email_taken, not_updated, user_in_use};
+use crate::error::{db, email_taken, not_updated, order_insert_error, user_in_use};
 use crate::rows::{
     Columns, ORDER_COLUMNS, ORDER_LINE_COLUMNS, ORDER_LINES_ORDER, USER_COLUMNS, assemble_orders,
-    in_requested_order, product_from_row, user_from_row,
+    in_requested_order, product_from_row, stored_response, user_from_row,
 };
 
 /// A product with its stock; append a `WHERE`.
@@ -55,6 +56,7 @@ where
     for<'t> String: Encode<'t, D::Db> + Type<D::Db>,
     for<'t> i64: Encode<'t, D::Db> + Decode<'t, D::Db> + Type<D::Db>,
     (i64,): for<'r> FromRow<'r, <D::Db as Database>::Row>,
+    (String, i64, String): for<'r> FromRow<'r, <D::Db as Database>::Row>,
 {
     pub(crate) async fn create(&self, user: NewUser) -> Result<User> {
         self.metrics
@@ -381,6 +383,100 @@ where
                 .ok_or_else(|| Error::not_found("product", sku))
             })
             .await
+    }
+
+    /// Inserts an order and its lines on `conn` (a transaction).
+    pub(crate) async fn insert_order(
+        conn: &mut <D::Db as Database>::Connection,
+        order: &Order,
+    ) -> Result<()> {
+        let id = D::id(order.id.into_uuid());
+        sqlx::query(
+            "INSERT INTO orders (id, customer_id, status, currency, total_minor, \
+             rejection_reason, created_at, updated_at, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id.clone())
+        .bind(D::id(order.customer_id.into_uuid()))
+        .bind(order.status.as_str())
+        .bind(order.total.currency().code())
+        .bind(order.total.minor())
+        .bind(order.rejection_reason.as_deref())
+        .bind(D::time(order.created_at))
+        .bind(D::time(order.updated_at))
+        .bind(order.version)
+        .execute(&mut *conn)
+        .await
+        .map_err(|error| order_insert_error(D::ADAPTER, error, order))?;
+        if order.lines.is_empty() {
+            return Ok(());
+        }
+        let mut lines: QueryBuilder<D::Db> = QueryBuilder::new(
+            "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price_minor, currency) ",
+        );
+        lines.push_values(order.lines.iter().enumerate(), |mut row, (index, line)| {
+            row.push_bind(id.clone())
+                .push_bind(index as i64 + 1)
+                .push_bind(line.sku.as_str().to_owned())
+                .push_bind(i64::from(line.quantity.get()))
+                .push_bind(line.unit_price.minor())
+                .push_bind(line.unit_price.currency().code());
+        });
+        lines
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(|error| order_insert_error(D::ADAPTER, error, order))?;
+        Ok(())
+    }
+
+    /// Updates an order's status on `conn` (a transaction) if its version is still
+    /// `expected_version`, and reads it back.
+    pub(crate) async fn update_order(
+        conn: &mut <D::Db as Database>::Connection,
+        order: &Order,
+        expected_version: i64,
+    ) -> Result<Order> {
+        let updated = sqlx::query(
+            "UPDATE orders SET status = $3, rejection_reason = $4, updated_at = $5, \
+             version = version + 1 WHERE id = $1 AND version = $2 RETURNING id",
+        )
+        .bind(D::id(order.id.into_uuid()))
+        .bind(expected_version)
+        .bind(order.status.as_str())
+        .bind(order.rejection_reason.as_deref())
+        .bind(D::time(order.updated_at))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|error| db(D::ADAPTER, error))?;
+        match (updated, Self::order_on(conn, order.id, "").await?) {
+            (Some(_), Some(stored)) => Ok(stored),
+            (_, stored) => Err(not_updated(
+                "order",
+                order.id,
+                expected_version,
+                stored.is_some(),
+            )),
+        }
+    }
+
+    /// The response stored under an idempotency key, read on `conn` (a transaction).
+    pub(crate) async fn idempotency(
+        conn: &mut <D::Db as Database>::Connection,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<StoredResponse>> {
+        check_idempotency_key(scope, key)?;
+        let row: Option<(String, i64, String)> = sqlx::query_as(
+            "SELECT request_hash, CAST(status_code AS BIGINT), CAST(response AS TEXT) \
+             FROM idempotency_keys WHERE scope = $1 AND key = $2",
+        )
+        .bind(scope)
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|error| db(D::ADAPTER, error))?;
+        row.map(|row| stored_response(D::ADAPTER, row)).transpose()
     }
 }
 /// Appends the filters of `query` as a `WHERE` clause. Filter text is only ever bound,

@@ -60,8 +60,8 @@ impl crate::dialect::Dialect for PgDialect {
         id
     }
 
-    fn now() -> Self::Time {
-        chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6)
+    fn time(time: chrono::DateTime<chrono::Utc>) -> Self::Time {
+        chrono::SubsecRound::trunc_subsecs(time, 6)
     }
 }
 

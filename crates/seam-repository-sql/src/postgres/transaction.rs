@@ -8,12 +8,11 @@ use seam_repository::{
     Error, OutboxMessage, Reservation, Result, StoredResponse, Transaction, check_consumer,
     check_idempotency_key, check_stored_response,
 };
-use seam_sql::sqlx::{self, Postgres, QueryBuilder};
+use seam_sql::sqlx::{self, Postgres};
 use uuid::Uuid;
 
-use super::{ADAPTER, METRICS, OUTBOX_CHANNEL, PgDialect, db};
-use crate::error::{not_updated, order_insert_error, violated};
-use crate::rows::stored_response;
+use super::{METRICS, OUTBOX_CHANNEL, PgDialect, db};
+use crate::error::violated;
 use crate::statements::Statements;
 
 /// An open transaction. Dropping it rolls back (sqlx queues the `ROLLBACK` on the
@@ -37,47 +36,10 @@ impl PostgresTransaction {
 impl Transaction for PostgresTransaction {
     async fn insert_order(&mut self, order: &Order) -> Result<()> {
         METRICS
-            .call("tx.insert_order", async {
-                let version = i32::try_from(order.version)
-                    .map_err(|_| Error::invalid("version", "is out of range"))?;
-                sqlx::query(
-                    "INSERT INTO orders (id, customer_id, status, currency, total_minor, \
-                     rejection_reason, created_at, updated_at, version) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(order.id.into_uuid())
-                .bind(order.customer_id.into_uuid())
-                .bind(order.status.as_str())
-                .bind(order.total.currency().code())
-                .bind(order.total.minor())
-                .bind(order.rejection_reason.as_deref())
-                .bind(order.created_at.trunc_subsecs(6))
-                .bind(order.updated_at.trunc_subsecs(6))
-                .bind(version)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(|error| order_insert_error(ADAPTER, error, order))?;
-                if order.lines.is_empty() {
-                    return Ok(());
-                }
-                let mut lines: QueryBuilder<Postgres> = QueryBuilder::new(
-                    "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price_minor, currency) ",
-                );
-                lines.push_values(order.lines.iter().enumerate(), |mut row, (index, line)| {
-                    row.push_bind(order.id.into_uuid())
-                        .push_bind(index as i32 + 1)
-                        .push_bind(line.sku.as_str().to_owned())
-                        .push_bind(line.quantity.get() as i32)
-                        .push_bind(line.unit_price.minor())
-                        .push_bind(line.unit_price.currency().code());
-                });
-                lines
-                    .build()
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(|error| order_insert_error(ADAPTER, error, order))?;
-                Ok(())
-            })
+            .call(
+                "tx.insert_order",
+                Statements::<PgDialect>::insert_order(&mut self.tx, order),
+            )
             .await
     }
 
@@ -89,32 +51,10 @@ impl Transaction for PostgresTransaction {
 
     async fn update_order(&mut self, order: &Order, expected_version: i64) -> Result<Order> {
         METRICS
-            .call("tx.update_order", async {
-                let version = i32::try_from(expected_version)
-                    .map_err(|_| Error::stale_version("order", order.id, expected_version))?;
-                let done = sqlx::query(
-                    "UPDATE orders SET status = $3, rejection_reason = $4, updated_at = $5, \
-                     version = version + 1 WHERE id = $1 AND version = $2",
-                )
-                .bind(order.id.into_uuid())
-                .bind(version)
-                .bind(order.status.as_str())
-                .bind(order.rejection_reason.as_deref())
-                .bind(order.updated_at.trunc_subsecs(6))
-                .execute(&mut *self.tx)
-                .await
-                .map_err(db)?;
-                let stored = self.order(order.id, false).await?;
-                match (done.rows_affected(), stored) {
-                    (1, Some(stored)) => Ok(stored),
-                    (_, stored) => Err(not_updated(
-                        "order",
-                        order.id,
-                        expected_version,
-                        stored.is_some(),
-                    )),
-                }
-            })
+            .call(
+                "tx.update_order",
+                Statements::<PgDialect>::update_order(&mut self.tx, order, expected_version),
+            )
             .await
     }
 
@@ -229,22 +169,10 @@ impl Transaction for PostgresTransaction {
 
     async fn idempotency(&mut self, scope: &str, key: &str) -> Result<Option<StoredResponse>> {
         METRICS
-            .call("tx.idempotency", async {
-                check_idempotency_key(scope, key)?;
-                let row: Option<(String, i32, String)> = sqlx::query_as(
-                    "SELECT request_hash, status_code, response::text FROM idempotency_keys \
-                     WHERE scope = $1 AND key = $2",
-                )
-                .bind(scope)
-                .bind(key)
-                .fetch_optional(&mut *self.tx)
-                .await
-                .map_err(db)?;
-                row.map(|(hash, status, body)| {
-                    stored_response(ADAPTER, (hash, i64::from(status), body))
-                })
-                .transpose()
-            })
+            .call(
+                "tx.idempotency",
+                Statements::<PgDialect>::idempotency(&mut self.tx, scope, key),
+            )
             .await
     }
 

@@ -62,8 +62,8 @@ impl crate::dialect::Dialect for SqliteDialect {
         id_text(id)
     }
 
-    fn now() -> Self::Time {
-        now().1
+    fn time(time: chrono::DateTime<chrono::Utc>) -> Self::Time {
+        rows::time_text(time)
     }
 }
 

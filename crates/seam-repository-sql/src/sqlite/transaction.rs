@@ -9,14 +9,13 @@ use seam_repository::{
     Error, OutboxMessage, Reservation, Result, StoredResponse, Transaction, check_consumer,
     check_idempotency_key, check_stored_response,
 };
-use seam_sql::sqlx::{self, QueryBuilder, Sqlite};
+use seam_sql::sqlx::{self, Sqlite};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::rows::{id_text, now, time_text};
-use super::{ADAPTER, METRICS, SqliteDialect, db};
-use crate::error::{not_updated, order_insert_error, violated};
-use crate::rows::stored_response;
+use super::{METRICS, SqliteDialect, db};
+use crate::error::violated;
 use crate::statements::Statements;
 
 /// An open transaction. Dropping it rolls back (sqlx queues the `ROLLBACK` on the
@@ -45,46 +44,10 @@ impl SqliteTransaction {
 impl Transaction for SqliteTransaction {
     async fn insert_order(&mut self, order: &Order) -> Result<()> {
         METRICS
-            .call("tx.insert_order", async {
-                let id = id_text(order.id.into_uuid());
-                sqlx::query(
-                    "INSERT INTO orders (id, customer_id, status, currency, total_minor, \
-                     rejection_reason, created_at, updated_at, version) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .bind(&id)
-                .bind(id_text(order.customer_id.into_uuid()))
-                .bind(order.status.as_str())
-                .bind(order.total.currency().code())
-                .bind(order.total.minor())
-                .bind(order.rejection_reason.as_deref())
-                .bind(time_text(order.created_at))
-                .bind(time_text(order.updated_at))
-                .bind(order.version)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(|error| order_insert_error(ADAPTER, error, order))?;
-                if order.lines.is_empty() {
-                    return Ok(());
-                }
-                let mut lines: QueryBuilder<Sqlite> = QueryBuilder::new(
-                    "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price_minor, currency) ",
-                );
-                lines.push_values(order.lines.iter().enumerate(), |mut row, (index, line)| {
-                    row.push_bind(id.clone())
-                        .push_bind(index as i64 + 1)
-                        .push_bind(line.sku.as_str().to_owned())
-                        .push_bind(i64::from(line.quantity.get()))
-                        .push_bind(line.unit_price.minor())
-                        .push_bind(line.unit_price.currency().code());
-                });
-                lines
-                    .build()
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(|error| order_insert_error(ADAPTER, error, order))?;
-                Ok(())
-            })
+            .call(
+                "tx.insert_order",
+                Statements::<SqliteDialect>::insert_order(&mut self.tx, order),
+            )
             .await
     }
 
@@ -97,30 +60,10 @@ impl Transaction for SqliteTransaction {
 
     async fn update_order(&mut self, order: &Order, expected_version: i64) -> Result<Order> {
         METRICS
-            .call("tx.update_order", async {
-                let done = sqlx::query(
-                    "UPDATE orders SET status = ?3, rejection_reason = ?4, updated_at = ?5, \
-                     version = version + 1 WHERE id = ?1 AND version = ?2",
-                )
-                .bind(id_text(order.id.into_uuid()))
-                .bind(expected_version)
-                .bind(order.status.as_str())
-                .bind(order.rejection_reason.as_deref())
-                .bind(time_text(order.updated_at))
-                .execute(&mut *self.tx)
-                .await
-                .map_err(db)?;
-                let stored = self.order(order.id).await?;
-                match (done.rows_affected(), stored) {
-                    (1, Some(stored)) => Ok(stored),
-                    (_, stored) => Err(not_updated(
-                        "order",
-                        order.id,
-                        expected_version,
-                        stored.is_some(),
-                    )),
-                }
-            })
+            .call(
+                "tx.update_order",
+                Statements::<SqliteDialect>::update_order(&mut self.tx, order, expected_version),
+            )
             .await
     }
 
@@ -233,19 +176,10 @@ impl Transaction for SqliteTransaction {
 
     async fn idempotency(&mut self, scope: &str, key: &str) -> Result<Option<StoredResponse>> {
         METRICS
-            .call("tx.idempotency", async {
-                check_idempotency_key(scope, key)?;
-                let row: Option<(String, i64, String)> = sqlx::query_as(
-                    "SELECT request_hash, status_code, response FROM idempotency_keys \
-                     WHERE scope = ?1 AND key = ?2",
-                )
-                .bind(scope)
-                .bind(key)
-                .fetch_optional(&mut *self.tx)
-                .await
-                .map_err(db)?;
-                row.map(|row| stored_response(ADAPTER, row)).transpose()
-            })
+            .call(
+                "tx.idempotency",
+                Statements::<SqliteDialect>::idempotency(&mut self.tx, scope, key),
+            )
             .await
     }
 
