@@ -1,5 +1,6 @@
-//! What the configurations of both dialects share: checking that the settings select
-//! the right backend, and opening the database.
+//! What the configurations of both dialects share: the struct itself
+//! ([`repository_config!`]), checking that the settings select the right backend, and
+//! opening the database.
 
 use seam_core::{Classify, ErrorKind};
 use seam_repository::{Error, Result};
@@ -57,3 +58,50 @@ pub(crate) fn wrong_backend(wanted: Backend, database: &Database) -> Error {
         ),
     )
 }
+
+/// Defines a dialect's configuration: the `[database]` settings, transparently, with
+/// `validate()` (a valid URL of `backend`) and `build()` (validate, connect, the
+/// repositories). Expects `ADAPTER` in scope.
+macro_rules! repository_config {
+    (
+        $(#[$meta:meta])*
+        pub struct $config:ident for $repositories:ident on $backend:expr;
+        url: $url:literal
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $config {
+            #[doc = concat!("The connection settings; the URL must be `", $url, "…`.")]
+            pub database: seam_sql::SqlConfig,
+        }
+
+        impl $config {
+            /// Checks the settings, naming each problem's key.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Invalid`](seam_repository::Error::Invalid) for invalid settings or
+            /// a URL of another backend.
+            pub fn validate(&self) -> seam_repository::Result<()> {
+                $crate::config::validate(&self.database, $backend)
+            }
+
+            /// Validates, opens the database, and returns the repositories.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Invalid`](seam_repository::Error::Invalid) as
+            /// [`validate`](Self::validate);
+            /// [`Error::Unavailable`](seam_repository::Error::Unavailable) when the
+            /// database cannot be reached or opened.
+            pub async fn build(self) -> seam_repository::Result<$repositories> {
+                self.validate()?;
+                let database = $crate::config::connect(&self.database, ADAPTER).await?;
+                $repositories::new(&database)
+            }
+        }
+    };
+}
+
+pub(crate) use repository_config;

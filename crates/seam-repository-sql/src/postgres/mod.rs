@@ -25,9 +25,8 @@ use seam_repository::{
 };
 use seam_sql::sqlx::postgres::{PgListener, PgPool};
 use seam_sql::sqlx::{self, Postgres};
-use seam_sql::{Backend, Database, SqlConfig};
+use seam_sql::{Backend, Database};
 use seam_telemetry::PortMetrics;
-use serde::{Deserialize, Serialize};
 
 use crate::statements::Statements;
 
@@ -67,37 +66,13 @@ impl crate::dialect::Dialect for PgDialect {
 
 const METRICS: PortMetrics = PortMetrics::new("repository", ADAPTER);
 
-/// How to build [`PostgresRepositories`]: the database to connect to.
-///
-/// Deserialises from the `[database]` section, as [`SqlConfig`] does.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PostgresRepositoryConfig {
-    /// The connection settings; the URL must be `postgres://…`.
-    pub database: SqlConfig,
-}
-
-impl PostgresRepositoryConfig {
-    /// Checks the settings, naming each problem's key.
+crate::config::repository_config! {
+    /// How to build [`PostgresRepositories`]: the database to connect to.
     ///
-    /// # Errors
-    ///
-    /// [`Error::Invalid`] for invalid settings or a URL that is not PostgreSQL.
-    pub fn validate(&self) -> Result<()> {
-        crate::config::validate(&self.database, Backend::Postgres)
-    }
-
-    /// Validates, connects, and returns the repositories.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Invalid`] as [`validate`](Self::validate); [`Error::Unavailable`] when the
-    /// server cannot be reached.
-    pub async fn build(self) -> Result<PostgresRepositories> {
-        self.validate()?;
-        let database = crate::config::connect(&self.database, ADAPTER).await?;
-        PostgresRepositories::new(&database)
-    }
+    /// Deserialises from the `[database]` section, as [`SqlConfig`](seam_sql::SqlConfig)
+    /// does.
+    pub struct PostgresRepositoryConfig for PostgresRepositories on Backend::Postgres;
+    url: "postgres://"
 }
 
 /// Every repository trait over one PostgreSQL pool. Cheap to clone: clones share the

@@ -27,9 +27,8 @@ use seam_repository::{
 };
 use seam_sql::sqlx::sqlite::SqlitePool;
 use seam_sql::sqlx::{self, Sqlite};
-use seam_sql::{Backend, Database, SqlConfig};
+use seam_sql::{Backend, Database};
 use seam_telemetry::PortMetrics;
-use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use self::rows::{id_text, now};
@@ -69,38 +68,14 @@ impl crate::dialect::Dialect for SqliteDialect {
 
 const METRICS: PortMetrics = PortMetrics::new("repository", ADAPTER);
 
-/// How to build [`SqliteRepositories`]: the database file to open.
-///
-/// Deserialises from the `[database]` section, as [`SqlConfig`] does; the default is
-/// [`seam_sql::DEFAULT_URL`], a file under `data/`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SqliteRepositoryConfig {
-    /// The connection settings; the URL must be `sqlite:…`.
-    pub database: SqlConfig,
-}
-
-impl SqliteRepositoryConfig {
-    /// Checks the settings, naming each problem's key.
+crate::config::repository_config! {
+    /// How to build [`SqliteRepositories`]: the database file to open.
     ///
-    /// # Errors
-    ///
-    /// [`Error::Invalid`] for invalid settings or a URL that is not SQLite.
-    pub fn validate(&self) -> Result<()> {
-        crate::config::validate(&self.database, Backend::Sqlite)
-    }
-
-    /// Validates, opens the database, and returns the repositories.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Invalid`] as [`validate`](Self::validate); [`Error::Unavailable`] when the
-    /// file cannot be opened.
-    pub async fn build(self) -> Result<SqliteRepositories> {
-        self.validate()?;
-        let database = crate::config::connect(&self.database, ADAPTER).await?;
-        SqliteRepositories::new(&database)
-    }
+    /// Deserialises from the `[database]` section, as [`SqlConfig`](seam_sql::SqlConfig)
+    /// does; the default is [`seam_sql::DEFAULT_URL`], a file under `data/`.
+    #[derive(Default)]
+    pub struct SqliteRepositoryConfig for SqliteRepositories on Backend::Sqlite;
+    url: "sqlite:"
 }
 
 /// Every repository trait over one SQLite pool. Cheap to clone: clones share the pool
