@@ -3,7 +3,7 @@
 //! use `$n` placeholders, which both PostgreSQL and `sqlx`'s SQLite driver accept.
 
 use chrono::{DateTime, Utc};
-use seam_sql::sqlx::{Database, Encode, Type};
+use seam_sql::sqlx::{Database, Encode, QueryBuilder, Type};
 use uuid::Uuid;
 
 /// A SQL dialect: PostgreSQL or SQLite.
@@ -33,4 +33,12 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     fn now() -> Self::Time {
         Self::time(Utc::now())
     }
+
+    /// Pushes "now" into a statement: the server's `now()` on PostgreSQL (the
+    /// transaction's time), the bound time on SQLite.
+    fn push_now(query: &mut QueryBuilder<Self::Db>);
+
+    /// Pushes JSON text, bound, as the column stores it: `jsonb` on PostgreSQL, text on
+    /// SQLite.
+    fn push_json(query: &mut QueryBuilder<Self::Db>, json: String);
 }

@@ -2,14 +2,15 @@
 //! [`UserRepository`](seam_repository::UserRepository) (each dialect's repositories hand
 //! their pool to [`Statements`] through [`impl_user_repository!`]), the whole
 //! [`OrderRepository`](seam_repository::OrderRepository) ([`impl_order_repository!`]),
-//! reading orders with their lines, inserting and updating orders and reading
-//! idempotency keys inside transactions, reading products and stock, and the outbox's
+//! reading orders with their lines; inside transactions inserting and updating orders,
+//! reserving stock, the inbox and idempotency keys; reading products and stock, and the outbox's
 //! release and backlog.
 
-use seam_domain::{EmailAddress, NewUser, Order, OrderId, Sku, User, UserId};
+use seam_domain::{EmailAddress, NewUser, Order, OrderId, Quantity, Sku, User, UserId};
 use seam_repository::{
-    Error, Page, Product, Result, SortDirection, StoredResponse, UserQuery, UserSort, UserUpdate,
-    check_idempotency_key, check_limit, check_offset,
+    Error, Page, Product, Reservation, Result, SortDirection, StoredResponse, UserQuery, UserSort,
+    UserUpdate, check_consumer, check_idempotency_key, check_limit, check_offset,
+    check_stored_response,
 };
 use seam_sql::sqlx::{
     self, AssertSqlSafe, Database, Decode, Encode, Executor, FromRow, IntoArguments, Pool,
@@ -477,6 +478,133 @@ where
         .await
         .map_err(|error| db(D::ADAPTER, error))?;
         row.map(|row| stored_response(D::ADAPTER, row)).transpose()
+    }
+
+    /// Takes stock for every item on `conn` (a transaction), all or nothing: a guarded
+    /// `UPDATE … WHERE on_hand >= n` per SKU inside a savepoint rolled back on shortage.
+    pub(crate) async fn reserve_stock(
+        conn: &mut <D::Db as Database>::Connection,
+        items: &[(Sku, Quantity)],
+    ) -> Result<Reservation> {
+        // SKU order: concurrent reservations lock rows in the same order, so they wait for
+        // each other instead of deadlocking.
+        let mut sorted: Vec<&(Sku, Quantity)> = items.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let fail = |error| db(D::ADAPTER, error);
+        sqlx::raw_sql("SAVEPOINT seam_reserve")
+            .execute(&mut *conn)
+            .await
+            .map_err(fail)?;
+        for (sku, quantity) in sorted {
+            let units = i64::from(quantity.get());
+            let mut take: QueryBuilder<D::Db> =
+                QueryBuilder::new("UPDATE inventory SET on_hand = on_hand - ");
+            take.push_bind(units).push(", updated_at = ");
+            D::push_now(&mut take);
+            take.push(" WHERE sku = ")
+                .push_bind(sku.as_str().to_owned())
+                .push(" AND on_hand >= ")
+                .push_bind(units)
+                .push(" RETURNING sku");
+            let taken = take
+                .build()
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(fail)?;
+            if taken.is_none() {
+                sqlx::raw_sql("ROLLBACK TO SAVEPOINT seam_reserve; RELEASE SAVEPOINT seam_reserve")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(fail)?;
+                let available: Option<i64> = sqlx::query_scalar(
+                    "SELECT CAST(on_hand AS BIGINT) FROM inventory WHERE sku = $1",
+                )
+                .bind(sku.as_str())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(fail)?;
+                return Ok(Reservation::Insufficient {
+                    sku: sku.clone(),
+                    requested: *quantity,
+                    available: available.unwrap_or(0),
+                });
+            }
+        }
+        sqlx::raw_sql("RELEASE SAVEPOINT seam_reserve")
+            .execute(&mut *conn)
+            .await
+            .map_err(fail)?;
+        Ok(Reservation::Reserved)
+    }
+
+    /// Records on `conn` (a transaction) that `consumer` handled a message; `false` when
+    /// it already had.
+    pub(crate) async fn record_inbox(
+        conn: &mut <D::Db as Database>::Connection,
+        consumer: &str,
+        message_id: Uuid,
+    ) -> Result<bool> {
+        check_consumer(consumer)?;
+        let mut query: QueryBuilder<D::Db> =
+            QueryBuilder::new("INSERT INTO inbox (consumer, message_id, processed_at) VALUES (");
+        query
+            .push_bind(consumer.to_owned())
+            .push(", ")
+            .push_bind(D::id(message_id))
+            .push(", ");
+        D::push_now(&mut query);
+        query.push(") ON CONFLICT (consumer, message_id) DO NOTHING RETURNING consumer");
+        let recorded = query
+            .build()
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|error| db(D::ADAPTER, error))?;
+        Ok(recorded.is_some())
+    }
+
+    /// Stores a response under an idempotency key on `conn` (a transaction), once.
+    pub(crate) async fn save_idempotency(
+        conn: &mut <D::Db as Database>::Connection,
+        scope: &str,
+        key: &str,
+        response: StoredResponse,
+    ) -> Result<()> {
+        check_idempotency_key(scope, key)?;
+        check_stored_response(&response)?;
+        let body = serde_json::to_string(&response.body)
+            .map_err(|error| Error::invalid("body", error.to_string()))?;
+        let mut query: QueryBuilder<D::Db> = QueryBuilder::new(
+            "INSERT INTO idempotency_keys \
+             (scope, key, request_hash, response, status_code, created_at) VALUES (",
+        );
+        query
+            .push_bind(scope.to_owned())
+            .push(", ")
+            .push_bind(key.to_owned())
+            .push(", ")
+            .push_bind(response.request_hash)
+            .push(", ");
+        D::push_json(&mut query, body);
+        query
+            .push(", ")
+            .push_bind(i64::from(response.status_code))
+            .push(", ");
+        D::push_now(&mut query);
+        // DO NOTHING waits for a concurrent insert of the same key to commit or roll back,
+        // and leaves this transaction usable either way.
+        query.push(") ON CONFLICT (scope, key) DO NOTHING RETURNING key");
+        let saved = query
+            .build()
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|error| db(D::ADAPTER, error))?;
+        match saved {
+            Some(_) => Ok(()),
+            None => Err(Error::already_exists(
+                "idempotency key",
+                format!("{scope}/{key}"),
+            )),
+        }
     }
 }
 /// Appends the filters of `query` as a `WHERE` clause. Filter text is only ever bound,

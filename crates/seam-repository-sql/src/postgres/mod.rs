@@ -62,6 +62,14 @@ impl crate::dialect::Dialect for PgDialect {
     fn time(time: chrono::DateTime<chrono::Utc>) -> Self::Time {
         chrono::SubsecRound::trunc_subsecs(time, 6)
     }
+
+    fn push_now(query: &mut sqlx::QueryBuilder<Postgres>) {
+        query.push("now()");
+    }
+
+    fn push_json(query: &mut sqlx::QueryBuilder<Postgres>, json: String) {
+        query.push("CAST(").push_bind(json).push(" AS jsonb)");
+    }
 }
 
 const METRICS: PortMetrics = PortMetrics::new("repository", ADAPTER);

@@ -4,10 +4,7 @@ use async_trait::async_trait;
 use chrono::SubsecRound;
 use seam_core::ErrorKind;
 use seam_domain::{Order, OrderId, Quantity, Sku};
-use seam_repository::{
-    Error, OutboxMessage, Reservation, Result, StoredResponse, Transaction, check_consumer,
-    check_idempotency_key, check_stored_response,
-};
+use seam_repository::{Error, OutboxMessage, Reservation, Result, StoredResponse, Transaction};
 use seam_sql::sqlx::{self, Postgres};
 use uuid::Uuid;
 
@@ -60,52 +57,10 @@ impl Transaction for PostgresTransaction {
 
     async fn reserve_stock(&mut self, items: &[(Sku, Quantity)]) -> Result<Reservation> {
         METRICS
-            .call("tx.reserve_stock", async {
-                // SKU order: concurrent reservations lock rows in the same order, so they
-                // wait for each other instead of deadlocking.
-                let mut sorted: Vec<&(Sku, Quantity)> = items.iter().collect();
-                sorted.sort_by(|a, b| a.0.cmp(&b.0));
-                sqlx::raw_sql("SAVEPOINT seam_reserve")
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(db)?;
-                for (sku, quantity) in sorted {
-                    let units = quantity.get() as i32;
-                    let done = sqlx::query(
-                        "UPDATE inventory SET on_hand = on_hand - $2, updated_at = now() \
-                         WHERE sku = $1 AND on_hand >= $2",
-                    )
-                    .bind(sku.as_str())
-                    .bind(units)
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(db)?;
-                    if done.rows_affected() == 0 {
-                        sqlx::raw_sql(
-                            "ROLLBACK TO SAVEPOINT seam_reserve; RELEASE SAVEPOINT seam_reserve",
-                        )
-                        .execute(&mut *self.tx)
-                        .await
-                        .map_err(db)?;
-                        let available: Option<i32> =
-                            sqlx::query_scalar("SELECT on_hand FROM inventory WHERE sku = $1")
-                                .bind(sku.as_str())
-                                .fetch_optional(&mut *self.tx)
-                                .await
-                                .map_err(db)?;
-                        return Ok(Reservation::Insufficient {
-                            sku: sku.clone(),
-                            requested: *quantity,
-                            available: i64::from(available.unwrap_or(0)),
-                        });
-                    }
-                }
-                sqlx::raw_sql("RELEASE SAVEPOINT seam_reserve")
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(db)?;
-                Ok(Reservation::Reserved)
-            })
+            .call(
+                "tx.reserve_stock",
+                Statements::<PgDialect>::reserve_stock(&mut self.tx, items),
+            )
             .await
     }
 
@@ -151,19 +106,10 @@ impl Transaction for PostgresTransaction {
 
     async fn record_inbox(&mut self, consumer: &str, message_id: Uuid) -> Result<bool> {
         METRICS
-            .call("tx.record_inbox", async {
-                check_consumer(consumer)?;
-                let done = sqlx::query(
-                    "INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) \
-                     ON CONFLICT (consumer, message_id) DO NOTHING",
-                )
-                .bind(consumer)
-                .bind(message_id)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(db)?;
-                Ok(done.rows_affected() == 1)
-            })
+            .call(
+                "tx.record_inbox",
+                Statements::<PgDialect>::record_inbox(&mut self.tx, consumer, message_id),
+            )
             .await
     }
 
@@ -183,33 +129,10 @@ impl Transaction for PostgresTransaction {
         response: StoredResponse,
     ) -> Result<()> {
         METRICS
-            .call("tx.save_idempotency", async {
-                check_idempotency_key(scope, key)?;
-                check_stored_response(&response)?;
-                let body = serde_json::to_string(&response.body)
-                    .map_err(|error| Error::invalid("body", error.to_string()))?;
-                // DO NOTHING waits for a concurrent insert of the same key to commit or
-                // roll back, and leaves this transaction usable either way.
-                let done = sqlx::query(
-                    "INSERT INTO idempotency_keys (scope, key, request_hash, response, status_code) \
-                     VALUES ($1, $2, $3, CAST($4 AS jsonb), $5) ON CONFLICT (scope, key) DO NOTHING",
-                )
-                .bind(scope)
-                .bind(key)
-                .bind(&response.request_hash)
-                .bind(body)
-                .bind(i32::from(response.status_code))
-                .execute(&mut *self.tx)
-                .await
-                .map_err(db)?;
-                if done.rows_affected() == 0 {
-                    return Err(Error::already_exists(
-                        "idempotency key",
-                        format!("{scope}/{key}"),
-                    ));
-                }
-                Ok(())
-            })
+            .call(
+                "tx.save_idempotency",
+                Statements::<PgDialect>::save_idempotency(&mut self.tx, scope, key, response),
+            )
             .await
     }
 

@@ -64,6 +64,14 @@ impl crate::dialect::Dialect for SqliteDialect {
     fn time(time: chrono::DateTime<chrono::Utc>) -> Self::Time {
         rows::time_text(time)
     }
+
+    fn push_now(query: &mut sqlx::QueryBuilder<Sqlite>) {
+        query.push_bind(now().1);
+    }
+
+    fn push_json(query: &mut sqlx::QueryBuilder<Sqlite>, json: String) {
+        query.push_bind(json);
+    }
 }
 
 const METRICS: PortMetrics = PortMetrics::new("repository", ADAPTER);

@@ -5,10 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use seam_core::ErrorKind;
 use seam_domain::{Order, OrderId, Quantity, Sku};
-use seam_repository::{
-    Error, OutboxMessage, Reservation, Result, StoredResponse, Transaction, check_consumer,
-    check_idempotency_key, check_stored_response,
-};
+use seam_repository::{Error, OutboxMessage, Reservation, Result, StoredResponse, Transaction};
 use seam_sql::sqlx::{self, Sqlite};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -69,52 +66,10 @@ impl Transaction for SqliteTransaction {
 
     async fn reserve_stock(&mut self, items: &[(Sku, Quantity)]) -> Result<Reservation> {
         METRICS
-            .call("tx.reserve_stock", async {
-                let mut sorted: Vec<&(Sku, Quantity)> = items.iter().collect();
-                sorted.sort_by(|a, b| a.0.cmp(&b.0));
-                let (_, at) = now();
-                sqlx::raw_sql("SAVEPOINT seam_reserve")
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(db)?;
-                for (sku, quantity) in sorted {
-                    let units = i64::from(quantity.get());
-                    let done = sqlx::query(
-                        "UPDATE inventory SET on_hand = on_hand - ?2, updated_at = ?3 \
-                         WHERE sku = ?1 AND on_hand >= ?2",
-                    )
-                    .bind(sku.as_str())
-                    .bind(units)
-                    .bind(&at)
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(db)?;
-                    if done.rows_affected() == 0 {
-                        sqlx::raw_sql(
-                            "ROLLBACK TO SAVEPOINT seam_reserve; RELEASE SAVEPOINT seam_reserve",
-                        )
-                        .execute(&mut *self.tx)
-                        .await
-                        .map_err(db)?;
-                        let available: Option<i64> =
-                            sqlx::query_scalar("SELECT on_hand FROM inventory WHERE sku = ?1")
-                                .bind(sku.as_str())
-                                .fetch_optional(&mut *self.tx)
-                                .await
-                                .map_err(db)?;
-                        return Ok(Reservation::Insufficient {
-                            sku: sku.clone(),
-                            requested: *quantity,
-                            available: available.unwrap_or(0),
-                        });
-                    }
-                }
-                sqlx::raw_sql("RELEASE SAVEPOINT seam_reserve")
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(db)?;
-                Ok(Reservation::Reserved)
-            })
+            .call(
+                "tx.reserve_stock",
+                Statements::<SqliteDialect>::reserve_stock(&mut self.tx, items),
+            )
             .await
     }
 
@@ -156,21 +111,10 @@ impl Transaction for SqliteTransaction {
 
     async fn record_inbox(&mut self, consumer: &str, message_id: Uuid) -> Result<bool> {
         METRICS
-            .call("tx.record_inbox", async {
-                check_consumer(consumer)?;
-                let (_, at) = now();
-                let done = sqlx::query(
-                    "INSERT INTO inbox (consumer, message_id, processed_at) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (consumer, message_id) DO NOTHING",
-                )
-                .bind(consumer)
-                .bind(id_text(message_id))
-                .bind(at)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(db)?;
-                Ok(done.rows_affected() == 1)
-            })
+            .call(
+                "tx.record_inbox",
+                Statements::<SqliteDialect>::record_inbox(&mut self.tx, consumer, message_id),
+            )
             .await
     }
 
@@ -190,33 +134,10 @@ impl Transaction for SqliteTransaction {
         response: StoredResponse,
     ) -> Result<()> {
         METRICS
-            .call("tx.save_idempotency", async {
-                check_idempotency_key(scope, key)?;
-                check_stored_response(&response)?;
-                let body = serde_json::to_string(&response.body)
-                    .map_err(|error| Error::invalid("body", error.to_string()))?;
-                let (_, at) = now();
-                let done = sqlx::query(
-                    "INSERT INTO idempotency_keys (scope, key, request_hash, response, status_code, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (scope, key) DO NOTHING",
-                )
-                .bind(scope)
-                .bind(key)
-                .bind(&response.request_hash)
-                .bind(body)
-                .bind(i64::from(response.status_code))
-                .bind(at)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(db)?;
-                if done.rows_affected() == 0 {
-                    return Err(Error::already_exists(
-                        "idempotency key",
-                        format!("{scope}/{key}"),
-                    ));
-                }
-                Ok(())
-            })
+            .call(
+                "tx.save_idempotency",
+                Statements::<SqliteDialect>::save_idempotency(&mut self.tx, scope, key, response),
+            )
             .await
     }
 
