@@ -31,6 +31,11 @@ const PRODUCT_COLUMNS: &str = "SELECT p.sku, p.name, p.price_minor, p.currency, 
      CAST(COALESCE(i.on_hand, 0) AS BIGINT) AS on_hand \
      FROM products p LEFT JOIN inventory i ON i.sku = p.sku";
 
+/// The port metrics of dialect `D`'s calls.
+pub(crate) const fn metrics<D: Dialect>() -> PortMetrics {
+    PortMetrics::new("repository", D::ADAPTER)
+}
+
 /// The shared statements over one pool of dialect `D`.
 pub(crate) struct Statements<'p, D: Dialect> {
     pool: &'p Pool<D::Db>,
@@ -41,7 +46,7 @@ impl<'p, D: Dialect> Statements<'p, D> {
     pub(crate) fn new(pool: &'p Pool<D::Db>) -> Self {
         Self {
             pool,
-            metrics: PortMetrics::new("repository", D::ADAPTER),
+            metrics: metrics::<D>(),
         }
     }
 }
@@ -752,3 +757,131 @@ macro_rules! impl_order_repository {
 }
 
 pub(crate) use impl_order_repository;
+
+/// Implements [`Transaction`](seam_repository::Transaction) for a dialect's transaction
+/// (a struct with a `tx: sqlx::Transaction` field) through [`Statements`]; the items in
+/// braces are the dialect's own methods (`get_order_for_update`, `add_outbox`,
+/// `commit`). Every call records its port metric.
+macro_rules! impl_transaction {
+    ($transaction:ty, $dialect:ty, { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl seam_repository::Transaction for $transaction {
+            $($own)*
+
+            async fn insert_order(
+                &mut self,
+                order: &seam_domain::Order,
+            ) -> seam_repository::Result<()> {
+                $crate::statements::metrics::<$dialect>()
+                    .call(
+                        "tx.insert_order",
+                        $crate::statements::Statements::<$dialect>::insert_order(
+                            &mut self.tx,
+                            order,
+                        ),
+                    )
+                    .await
+            }
+
+            async fn update_order(
+                &mut self,
+                order: &seam_domain::Order,
+                expected_version: i64,
+            ) -> seam_repository::Result<seam_domain::Order> {
+                $crate::statements::metrics::<$dialect>()
+                    .call(
+                        "tx.update_order",
+                        $crate::statements::Statements::<$dialect>::update_order(
+                            &mut self.tx,
+                            order,
+                            expected_version,
+                        ),
+                    )
+                    .await
+            }
+
+            async fn reserve_stock(
+                &mut self,
+                items: &[(seam_domain::Sku, seam_domain::Quantity)],
+            ) -> seam_repository::Result<seam_repository::Reservation> {
+                $crate::statements::metrics::<$dialect>()
+                    .call(
+                        "tx.reserve_stock",
+                        $crate::statements::Statements::<$dialect>::reserve_stock(
+                            &mut self.tx,
+                            items,
+                        ),
+                    )
+                    .await
+            }
+
+            async fn record_inbox(
+                &mut self,
+                consumer: &str,
+                message_id: uuid::Uuid,
+            ) -> seam_repository::Result<bool> {
+                $crate::statements::metrics::<$dialect>()
+                    .call(
+                        "tx.record_inbox",
+                        $crate::statements::Statements::<$dialect>::record_inbox(
+                            &mut self.tx,
+                            consumer,
+                            message_id,
+                        ),
+                    )
+                    .await
+            }
+
+            async fn idempotency(
+                &mut self,
+                scope: &str,
+                key: &str,
+            ) -> seam_repository::Result<Option<seam_repository::StoredResponse>> {
+                $crate::statements::metrics::<$dialect>()
+                    .call(
+                        "tx.idempotency",
+                        $crate::statements::Statements::<$dialect>::idempotency(
+                            &mut self.tx,
+                            scope,
+                            key,
+                        ),
+                    )
+                    .await
+            }
+
+            async fn save_idempotency(
+                &mut self,
+                scope: &str,
+                key: &str,
+                response: seam_repository::StoredResponse,
+            ) -> seam_repository::Result<()> {
+                $crate::statements::metrics::<$dialect>()
+                    .call(
+                        "tx.save_idempotency",
+                        $crate::statements::Statements::<$dialect>::save_idempotency(
+                            &mut self.tx,
+                            scope,
+                            key,
+                            response,
+                        ),
+                    )
+                    .await
+            }
+
+            async fn rollback(self: Box<Self>) -> seam_repository::Result<()> {
+                $crate::statements::metrics::<$dialect>()
+                    .call("tx.rollback", async {
+                        self.tx.rollback().await.map_err(|error| {
+                            $crate::error::db(
+                                <$dialect as $crate::dialect::Dialect>::ADAPTER,
+                                error,
+                            )
+                        })
+                    })
+                    .await
+            }
+        }
+    };
+}
+
+pub(crate) use impl_transaction;

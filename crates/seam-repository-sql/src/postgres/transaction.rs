@@ -1,12 +1,11 @@
-//! [`Transaction`] on PostgreSQL: one `sqlx::Transaction` owned for the unit of work.
+//! [`Transaction`](seam_repository::Transaction) on PostgreSQL: one `sqlx::Transaction`
+//! owned for the unit of work.
 
-use async_trait::async_trait;
 use chrono::SubsecRound;
 use seam_core::ErrorKind;
-use seam_domain::{Order, OrderId, Quantity, Sku};
-use seam_repository::{Error, OutboxMessage, Reservation, Result, StoredResponse, Transaction};
+use seam_domain::{Order, OrderId};
+use seam_repository::{Error, OutboxMessage, Result};
 use seam_sql::sqlx::{self, Postgres};
-use uuid::Uuid;
 
 use super::{METRICS, OUTBOX_CHANNEL, PgDialect, db};
 use crate::error::violated;
@@ -29,38 +28,10 @@ impl PostgresTransaction {
     }
 }
 
-#[async_trait]
-impl Transaction for PostgresTransaction {
-    async fn insert_order(&mut self, order: &Order) -> Result<()> {
-        METRICS
-            .call(
-                "tx.insert_order",
-                Statements::<PgDialect>::insert_order(&mut self.tx, order),
-            )
-            .await
-    }
-
+crate::statements::impl_transaction!(PostgresTransaction, PgDialect, {
     async fn get_order_for_update(&mut self, id: OrderId) -> Result<Option<Order>> {
         METRICS
             .call("tx.get_order_for_update", self.order(id, true))
-            .await
-    }
-
-    async fn update_order(&mut self, order: &Order, expected_version: i64) -> Result<Order> {
-        METRICS
-            .call(
-                "tx.update_order",
-                Statements::<PgDialect>::update_order(&mut self.tx, order, expected_version),
-            )
-            .await
-    }
-
-    async fn reserve_stock(&mut self, items: &[(Sku, Quantity)]) -> Result<Reservation> {
-        METRICS
-            .call(
-                "tx.reserve_stock",
-                Statements::<PgDialect>::reserve_stock(&mut self.tx, items),
-            )
             .await
     }
 
@@ -104,49 +75,9 @@ impl Transaction for PostgresTransaction {
             .await
     }
 
-    async fn record_inbox(&mut self, consumer: &str, message_id: Uuid) -> Result<bool> {
-        METRICS
-            .call(
-                "tx.record_inbox",
-                Statements::<PgDialect>::record_inbox(&mut self.tx, consumer, message_id),
-            )
-            .await
-    }
-
-    async fn idempotency(&mut self, scope: &str, key: &str) -> Result<Option<StoredResponse>> {
-        METRICS
-            .call(
-                "tx.idempotency",
-                Statements::<PgDialect>::idempotency(&mut self.tx, scope, key),
-            )
-            .await
-    }
-
-    async fn save_idempotency(
-        &mut self,
-        scope: &str,
-        key: &str,
-        response: StoredResponse,
-    ) -> Result<()> {
-        METRICS
-            .call(
-                "tx.save_idempotency",
-                Statements::<PgDialect>::save_idempotency(&mut self.tx, scope, key, response),
-            )
-            .await
-    }
-
     async fn commit(self: Box<Self>) -> Result<()> {
         METRICS
             .call("tx.commit", async { self.tx.commit().await.map_err(db) })
             .await
     }
-
-    async fn rollback(self: Box<Self>) -> Result<()> {
-        METRICS
-            .call("tx.rollback", async {
-                self.tx.rollback().await.map_err(db)
-            })
-            .await
-    }
-}
+});

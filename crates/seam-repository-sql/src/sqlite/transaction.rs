@@ -1,14 +1,13 @@
-//! [`Transaction`] on SQLite: one `BEGIN IMMEDIATE` transaction owned for the unit of work.
+//! [`Transaction`](seam_repository::Transaction) on SQLite: one `BEGIN IMMEDIATE`
+//! transaction owned for the unit of work.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use seam_core::ErrorKind;
-use seam_domain::{Order, OrderId, Quantity, Sku};
-use seam_repository::{Error, OutboxMessage, Reservation, Result, StoredResponse, Transaction};
+use seam_domain::{Order, OrderId};
+use seam_repository::{Error, OutboxMessage, Result};
 use seam_sql::sqlx::{self, Sqlite};
 use tokio::sync::Notify;
-use uuid::Uuid;
 
 use super::rows::{id_text, now, time_text};
 use super::{METRICS, SqliteDialect, db};
@@ -37,39 +36,11 @@ impl SqliteTransaction {
     }
 }
 
-#[async_trait]
-impl Transaction for SqliteTransaction {
-    async fn insert_order(&mut self, order: &Order) -> Result<()> {
-        METRICS
-            .call(
-                "tx.insert_order",
-                Statements::<SqliteDialect>::insert_order(&mut self.tx, order),
-            )
-            .await
-    }
-
+crate::statements::impl_transaction!(SqliteTransaction, SqliteDialect, {
     /// `BEGIN IMMEDIATE` already excludes every other writer until this transaction ends.
     async fn get_order_for_update(&mut self, id: OrderId) -> Result<Option<Order>> {
         METRICS
             .call("tx.get_order_for_update", self.order(id))
-            .await
-    }
-
-    async fn update_order(&mut self, order: &Order, expected_version: i64) -> Result<Order> {
-        METRICS
-            .call(
-                "tx.update_order",
-                Statements::<SqliteDialect>::update_order(&mut self.tx, order, expected_version),
-            )
-            .await
-    }
-
-    async fn reserve_stock(&mut self, items: &[(Sku, Quantity)]) -> Result<Reservation> {
-        METRICS
-            .call(
-                "tx.reserve_stock",
-                Statements::<SqliteDialect>::reserve_stock(&mut self.tx, items),
-            )
             .await
     }
 
@@ -109,38 +80,6 @@ impl Transaction for SqliteTransaction {
             .await
     }
 
-    async fn record_inbox(&mut self, consumer: &str, message_id: Uuid) -> Result<bool> {
-        METRICS
-            .call(
-                "tx.record_inbox",
-                Statements::<SqliteDialect>::record_inbox(&mut self.tx, consumer, message_id),
-            )
-            .await
-    }
-
-    async fn idempotency(&mut self, scope: &str, key: &str) -> Result<Option<StoredResponse>> {
-        METRICS
-            .call(
-                "tx.idempotency",
-                Statements::<SqliteDialect>::idempotency(&mut self.tx, scope, key),
-            )
-            .await
-    }
-
-    async fn save_idempotency(
-        &mut self,
-        scope: &str,
-        key: &str,
-        response: StoredResponse,
-    ) -> Result<()> {
-        METRICS
-            .call(
-                "tx.save_idempotency",
-                Statements::<SqliteDialect>::save_idempotency(&mut self.tx, scope, key, response),
-            )
-            .await
-    }
-
     async fn commit(self: Box<Self>) -> Result<()> {
         METRICS
             .call("tx.commit", async {
@@ -157,12 +96,4 @@ impl Transaction for SqliteTransaction {
             })
             .await
     }
-
-    async fn rollback(self: Box<Self>) -> Result<()> {
-        METRICS
-            .call("tx.rollback", async {
-                self.tx.rollback().await.map_err(db)
-            })
-            .await
-    }
-}
+});
