@@ -1,6 +1,7 @@
 //! End-to-end tests of the order worker: built on port 0, and the real binary; and
 //! the whole order flow with the API.
 
+mod broker_restart;
 mod crash;
 mod dlq;
 mod flow;
