@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use seam_order_worker::Worker;
 use seam_sql::DEMO_PRODUCTS;
 use seam_sql::sqlx::PgPool;
@@ -71,13 +71,15 @@ impl Drop for PrivateNode {
     }
 }
 
-/// When the file e-mail adapter wrote a message: the `<timestamp>-` its file name
-/// starts with.
-fn written_at(file_name: &str) -> DateTime<Utc> {
-    let stamp = file_name.split('-').next().unwrap_or_default();
-    NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%.fZ")
-        .unwrap_or_else(|error| panic!("{file_name}: no timestamp: {error}"))
-        .and_utc()
+/// When the e-mail message file `name` in `dir` was written: its modification time
+/// (file names need not carry a timestamp).
+fn written_at(dir: &Path, name: &str) -> DateTime<Utc> {
+    [dir.to_path_buf(), dir.join("new"), dir.join("cur")]
+        .iter()
+        .find_map(|folder| std::fs::metadata(folder.join(name)).ok())
+        .and_then(|metadata| metadata.modified().ok())
+        .map(DateTime::<Utc>::from)
+        .unwrap_or_else(|| panic!("{name}: not in {}", dir.display()))
 }
 
 /// What was ordered, by order id.
@@ -255,7 +257,10 @@ async fn the_order_flow_survives_a_rabbitmq_restart() {
         if files.len() == 1 {
             continue;
         }
-        let mut times: Vec<_> = files.iter().map(|name| written_at(name)).collect();
+        let mut times: Vec<_> = files
+            .iter()
+            .map(|name| written_at(&mail_dir, name))
+            .collect();
         times.sort();
         assert!(
             times.len() == 2 && decided_during_outage.contains(id) && stopping_at <= times[1],
