@@ -1,8 +1,9 @@
 //! E-mail adapter that writes each message as an RFC 5322 `.eml` file into a folder.
 //!
 //! The embedded default: nothing to install, and every message can be opened in a mail
-//! client or read with `cat`. Files are named `<timestamp>-<message-id>.eml`
-//! (`20261125T212900.123456Z-0193….eml`), so a listing is in sending order.
+//! client or read with `cat`. Messages without a caller-chosen id are named
+//! `<timestamp>-<message-id>.eml` (`20261125T212900.123456Z-0193….eml`), so a listing
+//! is in sending order; messages with one are named after it (see below).
 //!
 //! Bcc recipients are delivered, not shown: they are kept out of the `.eml` headers like
 //! on the wire, and recorded with every other recipient in a sidecar
@@ -11,6 +12,13 @@
 //!
 //! Both files are written to a hidden temporary name, flushed to disk, then renamed:
 //! a reader never sees half a message.
+//!
+//! The adapter deduplicates. A message with a caller-chosen id
+//! ([`EmailMessage::message_id`]) is written as `<message-id>.eml` (characters other than
+//! `A-Z a-z 0-9 . _ @ + -` written as `%XX`); a second send with the same id finds that
+//! file and answers success with the same id, without writing another. The message file
+//! is put in place with a hard link, which fails when the target exists, so two
+//! concurrent sends of the same id also leave one file.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -172,14 +180,25 @@ impl FileEmail {
     }
 
     async fn write(&self, message: &EmailMessage) -> Result<SendReceipt, Error> {
-        let id = MessageId::generate();
-        let mime = seam_email::mime::to_lettre(message, &id)?;
         let accepted_at = Utc::now();
+        let (id, stem) = match message.message_id() {
+            Some(id) => (id.clone(), file_stem(id)?),
+            None => {
+                let id = MessageId::generate();
+                let stem = format!("{}-{id}", accepted_at.format("%Y%m%dT%H%M%S%.6fZ"));
+                (id, stem)
+            }
+        };
+        let eml = self.dir.join(format!("{stem}.{MESSAGE_EXTENSION}"));
+        if message.message_id().is_some()
+            && let Some(receipt) = self.already_written(&eml, &id).await?
+        {
+            return Ok(receipt);
+        }
+        let mime = seam_email::mime::to_lettre(message, &id)?;
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(io_error("creating folder", &self.dir))?;
-        let stem = format!("{}-{id}", accepted_at.format("%Y%m%dT%H%M%S%.6fZ"));
-        let eml = self.dir.join(format!("{stem}.{MESSAGE_EXTENSION}"));
         let envelope = Envelope {
             from: message.from().address().to_string(),
             to: message
@@ -192,7 +211,17 @@ impl FileEmail {
             .map_err(|error| Error::permanent_from("encoding the envelope", error))?;
         // The envelope first: once the .eml exists, the message counts as sent.
         write_atomically(&Self::envelope_path(&eml), &envelope_json).await?;
-        write_atomically(&eml, &mime.formatted()).await?;
+        if message.message_id().is_some() {
+            if !write_new(&eml, &mime.formatted()).await? {
+                // A concurrent send of the same id put its file in place first.
+                tracing::debug!(path = %eml.display(), message_id = %id, "e-mail already written");
+                if let Some(receipt) = self.already_written(&eml, &id).await? {
+                    return Ok(receipt);
+                }
+            }
+        } else {
+            write_atomically(&eml, &mime.formatted()).await?;
+        }
         tracing::debug!(path = %eml.display(), message_id = %id, "e-mail written");
         Ok(SendReceipt {
             message_id: id,
@@ -200,11 +229,39 @@ impl FileEmail {
         })
     }
 
+    /// The receipt of message file `eml` when it exists (its time from the envelope).
+    async fn already_written(
+        &self,
+        eml: &Path,
+        id: &MessageId,
+    ) -> Result<Option<SendReceipt>, Error> {
+        match tokio::fs::metadata(eml).await {
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(io_error("reading", eml)(error).into()),
+        }
+        let accepted_at = tokio::fs::read(Self::envelope_path(eml))
+            .await
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Envelope>(&bytes).ok())
+            .map_or_else(Utc::now, |envelope| envelope.accepted_at);
+        tracing::debug!(path = %eml.display(), message_id = %id, "e-mail already written, not again");
+        Ok(Some(SendReceipt {
+            message_id: id.clone(),
+            accepted_at,
+        }))
+    }
+
     async fn find(&self, id: &MessageId) -> Result<DeliveryStatus, Error> {
         let suffix = format!("-{id}.{MESSAGE_EXTENSION}");
+        let exact = file_stem(id)
+            .ok()
+            .map(|stem| format!("{stem}.{MESSAGE_EXTENSION}"));
         let found = self.message_files().await?.iter().any(|path| {
-            path.file_name()
-                .is_some_and(|name| name.to_string_lossy().ends_with(&suffix))
+            path.file_name().is_some_and(|name| {
+                let name = name.to_string_lossy();
+                name.ends_with(&suffix) || exact.as_deref() == Some(&*name)
+            })
         });
         if found {
             Ok(DeliveryStatus::Accepted)
@@ -214,11 +271,64 @@ impl FileEmail {
     }
 }
 
+/// The longest file stem a caller-chosen id may become.
+const MAX_STEM_BYTES: usize = 200;
+
+/// The file stem of a caller-chosen id: the id, with every character other than
+/// `A-Z a-z 0-9 . _ @ + -` (and a leading `.`, which would hide the file) as `%XX`.
+fn file_stem(id: &MessageId) -> Result<String, Error> {
+    let mut stem = String::with_capacity(id.as_str().len());
+    for (index, byte) in id.as_str().bytes().enumerate() {
+        let keep = byte.is_ascii_alphanumeric()
+            || matches!(byte, b'_' | b'@' | b'+' | b'-')
+            || (byte == b'.' && index > 0);
+        if keep {
+            stem.push(char::from(byte));
+        } else {
+            stem.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if stem.len() > MAX_STEM_BYTES {
+        return Err(Error::invalid(format!(
+            "message id {id} is too long to name a file ({} bytes once escaped, at most {MAX_STEM_BYTES})",
+            stem.len()
+        )));
+    }
+    Ok(stem)
+}
+
+/// Writes `bytes` to a hidden temporary file, syncs it, and hard-links it to `path`
+/// unless `path` exists: `false` when it did (nothing is replaced).
+async fn write_new(path: &Path, bytes: &[u8]) -> Result<bool, FileError> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", MessageId::generate()));
+    let result = async {
+        let mut file = tokio::fs::File::create(&temp)
+            .await
+            .map_err(io_error("creating", &temp))?;
+        file.write_all(bytes)
+            .await
+            .map_err(io_error("writing", &temp))?;
+        file.sync_all().await.map_err(io_error("syncing", &temp))?;
+        drop(file);
+        match tokio::fs::hard_link(&temp, path).await {
+            Ok(()) => Ok(true),
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(error) => Err(io_error("linking into place", path)(error)),
+        }
+    }
+    .await;
+    // Best effort: the link (if any) keeps the content; the error that matters is returned.
+    let _ = tokio::fs::remove_file(&temp).await;
+    result
+}
+
 /// Writes `bytes` to a hidden temporary file in the same folder, syncs it, and renames
 /// it over `path`, so `path` is either absent or complete.
 async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temp = path.with_file_name(format!(".{name}.tmp"));
+    // Unique: concurrent sends of one caller-chosen id write the same envelope.
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", MessageId::generate()));
     let result = async {
         let mut file = tokio::fs::File::create(&temp)
             .await

@@ -4,7 +4,14 @@
 //! and `bcc` (duplicates dropped, as SendGrid refuses them), `from`, `reply_to`,
 //! `subject`, `content` (`text/plain` before `text/html`, as SendGrid requires),
 //! base64 `attachments` and custom `headers`. The API key travels as a Bearer token.
-//! The message id is SendGrid's `X-Message-Id` response header.
+//! The message id is SendGrid's `X-Message-Id` response header, unless the message
+//! carries a caller-chosen id ([`EmailMessage::message_id`]): then the receipt's id is
+//! that id.
+//!
+//! SendGrid has no idempotency key, so this adapter does not deduplicate: every send is
+//! delivered, even a second send with the same caller-chosen id. The id travels with
+//! the message so receivers (and SendGrid's Event Webhook) can recognise it: in the
+//! [`MESSAGE_ID_HEADER`] header and in `custom_args` as [`MESSAGE_ID_ARG`].
 //!
 //! | answer | error |
 //! | --- | --- |
@@ -194,6 +201,12 @@ impl From<SendgridError> for Error {
     }
 }
 
+/// The custom header carrying a caller-chosen message id (SendGrid sets `Message-ID`).
+pub const MESSAGE_ID_HEADER: &str = "X-Seam-Message-Id";
+/// The `custom_args` key carrying a caller-chosen message id, echoed by SendGrid's
+/// Event Webhook.
+pub const MESSAGE_ID_ARG: &str = "seam_message_id";
+
 /// SendGrid's JSON for `message`.
 ///
 /// # Errors
@@ -259,12 +272,18 @@ pub fn request_body(message: &EmailMessage) -> Result<Value, Error> {
             .collect();
         body.insert("attachments".into(), Value::Array(attachments));
     }
-    if !message.headers().is_empty() {
-        let headers = message
-            .headers()
-            .iter()
-            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
-            .collect();
+    let mut headers: serde_json::Map<String, Value> = message
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+        .collect();
+    if let Some(id) = message.message_id() {
+        headers.insert(MESSAGE_ID_HEADER.into(), Value::String(id.to_string()));
+        let mut custom_args = serde_json::Map::new();
+        custom_args.insert(MESSAGE_ID_ARG.into(), Value::String(id.to_string()));
+        body.insert("custom_args".into(), Value::Object(custom_args));
+    }
+    if !headers.is_empty() {
         body.insert("headers".into(), Value::Object(headers));
     }
     Ok(Value::Object(body))
@@ -336,7 +355,7 @@ impl SendgridEmail {
             .map_err(|error| self.http_error(error))?;
         let status = response.status();
         if status.is_success() {
-            let id = response
+            let upstream_id = response
                 .headers()
                 .get("x-message-id")
                 .and_then(|value| value.to_str().ok())
@@ -345,6 +364,13 @@ impl SendgridEmail {
                     tracing::warn!("SendGrid accepted a message without an X-Message-Id");
                     MessageId::generate()
                 });
+            let id = match message.message_id() {
+                Some(id) => {
+                    tracing::debug!(message_id = %id, sendgrid_id = %upstream_id, "SendGrid id of a caller-chosen id");
+                    id.clone()
+                }
+                None => upstream_id,
+            };
             self.sent.accepted(id.clone());
             tracing::debug!(message_id = %id, "SendGrid accepted the message");
             return Ok(SendReceipt {

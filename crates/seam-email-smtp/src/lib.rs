@@ -11,6 +11,11 @@
 //! [`Error::Permanent`]; a failed TLS handshake is [`Error::Transient`] (it may be a
 //! reset connection; a wrong certificate fails every retry and ends in the dead letters).
 //!
+//! SMTP does not deduplicate: every send is delivered, even a second send of a message
+//! with the same caller-chosen id ([`EmailMessage::message_id`]). That id (or a
+//! generated one) is the `Message-ID` header (`<id@sender-domain>`), so receivers can
+//! recognise the duplicate, and it is the receipt's id.
+//!
 //! SMTP has no way to ask about a message after it was accepted, so
 //! [`status`](EmailService::status) answers [`DeliveryStatus::Accepted`] for the ids this
 //! process sent (the most recent [`STATUS_MEMORY`]) and [`Error::NotFound`] otherwise.
@@ -258,7 +263,10 @@ impl From<SmtpError> for Error {
 
 impl SmtpEmail {
     async fn deliver(&self, message: &EmailMessage) -> Result<SendReceipt, Error> {
-        let id = MessageId::generate();
+        let id = message
+            .message_id()
+            .cloned()
+            .unwrap_or_else(MessageId::generate);
         let mime = seam_email::mime::to_lettre(message, &id)?;
         let sent = tokio::time::timeout(self.timeout, self.transport.send(mime)).await;
         match sent {

@@ -217,17 +217,33 @@ impl MailboxReader for InMemoryEmail {
     }
 }
 
+/// Whether an adapter recognises a second send of a message with the same caller-chosen
+/// id ([`EmailMessage::message_id`]); what its documentation promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deduplication {
+    /// A second send with the same id is success without a second delivery (memory, file).
+    Deduplicates,
+    /// Every send is delivered; the id travels in a header so receivers can deduplicate
+    /// (SMTP, SendGrid).
+    DeliversEveryTime,
+}
+
 /// Runs every check.
 ///
 /// # Panics
 ///
 /// When the adapter breaks the [`EmailService`] contract; the message says how.
-pub async fn run_all(service: &dyn EmailService, reader: &dyn MailboxReader) {
+pub async fn run_all(
+    service: &dyn EmailService,
+    reader: &dyn MailboxReader,
+    deduplication: Deduplication,
+) {
     sends_a_complete_message(service, reader).await;
     refuses_header_injection_before_sending(reader).await;
     send_bulk_reports_one_result_per_message(service, reader).await;
     status_after_send_is_known(service, reader).await;
     status_of_an_unknown_id_is_not_found(service).await;
+    same_message_id_gives_the_same_receipt(service, reader, deduplication).await;
 }
 
 /// A fresh token for subjects and addresses.
@@ -504,5 +520,77 @@ pub async fn status_of_an_unknown_id_is_not_found(service: &dyn EmailService) {
     match service.status(&id).await {
         Err(Error::NotFound(got)) => assert_eq!(got, id),
         other => panic!("status of an unknown id must be NotFound, got {other:?}"),
+    }
+}
+
+/// Sending a message with a caller-chosen id twice returns that id both times, the
+/// status of that id is known, and what arrives carries the id in a header. With
+/// [`Deduplication::Deduplicates`], exactly one copy arrives.
+///
+/// # Panics
+///
+/// When it does not.
+pub async fn same_message_id_gives_the_same_receipt(
+    service: &dyn EmailService,
+    reader: &dyn MailboxReader,
+    deduplication: Deduplication,
+) {
+    let token = token();
+    let id = MessageId::new(format!("conformance-{token}")).expect("valid id");
+    let message = EmailMessage::builder()
+        .from(address("from", &token))
+        .to(address("to", &token))
+        .subject(format!("Idempotent {token}"))
+        .text("sent twice, with the same id")
+        .message_id(id.clone())
+        .build()
+        .expect("valid message");
+    let first = service
+        .send(&message)
+        .await
+        .unwrap_or_else(|error| panic!("first send failed: {error:?}"));
+    assert_eq!(first.message_id, id, "the receipt carries the caller's id");
+    let second = service
+        .send(&message)
+        .await
+        .unwrap_or_else(|error| panic!("second send with the same id failed: {error:?}"));
+    assert_eq!(
+        second.message_id, id,
+        "a second send with the same id returns the same id"
+    );
+    let status = service
+        .status(&id)
+        .await
+        .unwrap_or_else(|error| panic!("status of a caller-chosen id failed: {error:?}"));
+    assert!(
+        !matches!(status, DeliveryStatus::Unknown),
+        "a sent message has a known status, got {status:?}"
+    );
+    match deduplication {
+        Deduplication::Deduplicates => {
+            // Both sends returned, so whatever they delivered is there (or on its way).
+            wait_for(reader, &token, 1).await;
+            tokio::time::sleep(POLL_INTERVAL).await;
+            let received = reader.received(&token).await;
+            assert_eq!(
+                received.len(),
+                1,
+                "a deduplicating adapter delivers a message once: {received:#?}"
+            );
+        }
+        Deduplication::DeliversEveryTime => {
+            let received = wait_for(reader, &token, 2).await;
+            for got in &received {
+                // The in-memory reader shows custom headers only; the wire shows
+                // `Message-ID` (SMTP, file) or the adapter's own header (SendGrid).
+                assert!(
+                    got.headers
+                        .iter()
+                        .any(|(_, value)| value.contains(id.as_str())),
+                    "the caller's id {id} must travel in a header: {:#?}",
+                    got.headers
+                );
+            }
+        }
     }
 }

@@ -87,6 +87,13 @@ pub enum DeliveryStatus {
 ///   `bcc` recipients out of the headers the recipients see, and MUST carry the subject,
 ///   both bodies, the attachments and the custom headers unchanged.
 /// - `send` MUST return a [`SendReceipt`] whose `message_id` is unique per sent message.
+///   When the message carries a caller-chosen id ([`EmailMessage::message_id`]), the
+///   receipt's `message_id` MUST be that id.
+/// - Idempotency: an adapter that can deduplicate (its documentation says so) MUST
+///   treat a second send of a message with the same caller-chosen id as success without delivering it twice, and MUST return the same id. An adapter that
+///   cannot (SMTP, SendGrid) MUST still carry the id to the receiver (in the
+///   `Message-ID` header, or a custom header or argument where the upstream sets its
+///   own `Message-ID`) so the receiver can.
 /// - `send` MUST map failures to the right variant: [`Error::Transient`] for a passing
 ///   fault (SMTP 4xx, connection failure, HTTP 5xx), [`Error::Permanent`] for a refusal
 ///   (SMTP 5xx, HTTP 4xx), [`Error::RateLimited`] for HTTP 429 (with its `Retry-After`),

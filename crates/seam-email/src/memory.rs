@@ -32,7 +32,8 @@ struct State {
 ///
 /// It honours the same contract as the real adapters: every accepted message gets a
 /// unique id and the status [`DeliveryStatus::Accepted`], unknown ids are
-/// [`Error::NotFound`]. Tests script failures with [`fail_next`](Self::fail_next) and
+/// [`Error::NotFound`]. It deduplicates: a message whose caller-chosen id was already
+/// sent is answered with the first receipt and not recorded again. Tests script failures with [`fail_next`](Self::fail_next) and
 /// delivery events with [`set_status`](Self::set_status).
 ///
 /// ```
@@ -115,8 +116,20 @@ impl EmailService for InMemoryEmail {
         if let Some(error) = state.failures.pop_front() {
             return Err(error);
         }
+        if let Some(id) = message.message_id()
+            && let Some(earlier) = state.sent.iter().find(|sent| &sent.message_id == id)
+        {
+            // The same message again: already delivered, not recorded twice.
+            return Ok(SendReceipt {
+                message_id: earlier.message_id.clone(),
+                accepted_at: earlier.accepted_at,
+            });
+        }
         let receipt = SendReceipt {
-            message_id: MessageId::generate(),
+            message_id: message
+                .message_id()
+                .cloned()
+                .unwrap_or_else(MessageId::generate),
             accepted_at: Utc::now(),
         };
         state

@@ -323,6 +323,7 @@ pub struct EmailMessage {
     html: Option<String>,
     attachments: Vec<Attachment>,
     headers: Vec<(String, String)>,
+    message_id: Option<MessageId>,
 }
 
 impl EmailMessage {
@@ -385,6 +386,11 @@ impl EmailMessage {
     pub fn headers(&self) -> &[(String, String)] {
         &self.headers
     }
+
+    /// The caller-chosen id, if any (see [`EmailMessageBuilder::message_id`]).
+    pub fn message_id(&self) -> Option<&MessageId> {
+        self.message_id.as_ref()
+    }
 }
 
 /// Builds an [`EmailMessage`]; [`build`](Self::build) checks everything at once.
@@ -400,6 +406,7 @@ pub struct EmailMessageBuilder {
     html: Option<String>,
     attachments: Vec<Attachment>,
     headers: Vec<(String, String)>,
+    message_id: Option<MessageId>,
 }
 
 impl EmailMessageBuilder {
@@ -467,6 +474,16 @@ impl EmailMessageBuilder {
     /// Adds a custom header, such as `X-Order-Id`.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Gives the message a stable id chosen by the caller, such as one derived from the
+    /// event that caused it, so that sending it again (after a crash, on redelivery) is
+    /// recognisable as the same message. Without it, the adapter generates an id.
+    ///
+    /// See the idempotency rules of [`crate::EmailService`].
+    pub fn message_id(mut self, id: MessageId) -> Self {
+        self.message_id = Some(id);
         self
     }
 
@@ -552,6 +569,7 @@ impl EmailMessageBuilder {
             html: self.html,
             attachments: self.attachments,
             headers: self.headers,
+            message_id: self.message_id,
         })
     }
 }

@@ -8,7 +8,7 @@ use seam_core::{Classify, SharedClock};
 use seam_domain::{
     EmailAddress, NewOrder, NewUser, Order, OrderId, OrderLine, OrderStatus, User, UserId,
 };
-use seam_email::{EmailMessage, EmailService, Mailbox, OrderEmail, Templates};
+use seam_email::{EmailMessage, EmailService, Mailbox, MessageId, OrderEmail, Templates};
 use seam_queue::Envelope;
 use seam_repository::{
     OutboxMessage, Page, RepositoryPorts, Reservation, StoredResponse, UserQuery, UserUpdate,
@@ -328,8 +328,12 @@ impl OrderService {
     /// `order.rejected` message, unless this message was handled before.
     ///
     /// The inbox entry is written after the e-mail was accepted, so a crash in between
-    /// sends it again on redelivery: e-mail is at-least-once, with that one narrow
-    /// window. A failure to send (server down) is returned for the consumer to retry.
+    /// sends it again on redelivery. The message carries an id derived from the event
+    /// (`order-<order id>-<status>`), the same on every re-send, so
+    /// an adapter that deduplicates (memory, file) delivers it once, and the others put
+    /// it in the `Message-ID` (or a custom header) for receivers to deduplicate: e-mail
+    /// is at-least-once only through adapters that cannot deduplicate. A failure to
+    /// send (server down) is returned for the consumer to retry.
     ///
     /// # Errors
     ///
@@ -358,6 +362,7 @@ impl OrderService {
             ))
             .rendered(rendered)
             .header("X-Seam-Order-Id", order.id.to_string())
+            .message_id(order_email_id(&event)?)
             .build()?;
         self.email.service.send(&message).await?;
         let mut tx = self.repositories.unit_of_work.begin().await?;
@@ -464,5 +469,47 @@ impl OrderService {
     /// `Invalid` for a limit out of range.
     pub async fn list_users(&self, query: UserQuery) -> Result<Page<User>> {
         Ok(self.repositories.users.list(query).await?)
+    }
+}
+
+/// The id of the e-mail sent for `event`: `order-<order id>-<status>`. One decision of
+/// one order gives one id, whichever delivery of the event (or re-publication of it)
+/// is being handled, so a re-send after a crash is recognisable as the same message.
+///
+/// # Errors
+///
+/// Never in practice: the id is short and has no whitespace.
+fn order_email_id(event: &OrderDecided) -> Result<MessageId> {
+    Ok(MessageId::new(format!(
+        "order-{}-{}",
+        event.order_id,
+        event.status.as_str()
+    ))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_email_id_depends_on_the_order_and_the_decision_only() {
+        let order_id = OrderId::new();
+        let confirmed = OrderDecided {
+            order_id,
+            status: OrderStatus::Confirmed,
+        };
+        let id = order_email_id(&confirmed).unwrap();
+        assert_eq!(id.as_str(), format!("order-{order_id}-confirmed"));
+        assert_eq!(order_email_id(&confirmed.clone()).unwrap(), id);
+        let rejected = OrderDecided {
+            order_id,
+            status: OrderStatus::Rejected,
+        };
+        assert_ne!(order_email_id(&rejected).unwrap(), id);
+        let other = OrderDecided {
+            order_id: OrderId::new(),
+            status: OrderStatus::Confirmed,
+        };
+        assert_ne!(order_email_id(&other).unwrap(), id);
     }
 }

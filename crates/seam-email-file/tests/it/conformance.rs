@@ -41,5 +41,5 @@ async fn file_adapter_passes_the_conformance_suite() {
             .filter(|message| message.subject.contains(token))
             .collect::<Vec<_>>()
     };
-    conformance::run_all(&email, &reader).await;
+    conformance::run_all(&email, &reader, conformance::Deduplication::Deduplicates).await;
 }

@@ -96,3 +96,66 @@ async fn a_missing_folder_holds_no_messages() {
         .unwrap();
     assert!(email.message_files().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_caller_chosen_id_names_the_file_and_concurrent_re_sends_write_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let email = std::sync::Arc::new(FileEmailConfig::new(dir.path()).build().unwrap());
+    let id = seam_email::MessageId::new("order-42/confirmed").unwrap();
+    let with_id = |subject: &str| {
+        EmailMessage::builder()
+            .from(EmailAddress::parse("shop@example.com").unwrap())
+            .to(EmailAddress::parse("ada@example.com").unwrap())
+            .subject(subject)
+            .text("Hello")
+            .message_id(id.clone())
+            .build()
+            .unwrap()
+    };
+    let mut sends = tokio::task::JoinSet::new();
+    for attempt in 0..8 {
+        let email = std::sync::Arc::clone(&email);
+        let message = with_id(&format!("Attempt {attempt}"));
+        sends.spawn(async move { email.send(&message).await });
+    }
+    let mut accepted_at = Vec::new();
+    while let Some(result) = sends.join_next().await {
+        let receipt = result.unwrap().unwrap();
+        assert_eq!(receipt.message_id, id);
+        accepted_at.push(receipt.accepted_at);
+    }
+    let again = email.send(&with_id("Attempt late")).await.unwrap();
+    assert_eq!(again.message_id, id);
+
+    let files = email.message_files().await.unwrap();
+    let names: Vec<_> = files
+        .iter()
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["order-42%2Fconfirmed.eml"],
+        "one file, named by the id"
+    );
+    assert!(
+        accepted_at.contains(&again.accepted_at),
+        "the first receipt's time"
+    );
+    let raw = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        raw.contains("Message-ID: <order-42/confirmed@example.com>"),
+        "{raw}"
+    );
+    assert!(FileEmail::envelope_path(&files[0]).exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    assert_eq!(
+        email.status(&id).await.unwrap(),
+        seam_email::DeliveryStatus::Accepted
+    );
+}

@@ -131,5 +131,10 @@ async fn sendgrid_adapter_passes_the_conformance_suite_against_a_mock_api() {
     }
     .build()
     .unwrap();
-    conformance::run_all(&email, &CapturedRequests { server: &server }).await;
+    conformance::run_all(
+        &email,
+        &CapturedRequests { server: &server },
+        conformance::Deduplication::DeliversEveryTime,
+    )
+    .await;
 }

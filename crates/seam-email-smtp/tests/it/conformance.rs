@@ -105,7 +105,12 @@ async fn run_conformance(config: SmtpConfig) {
         dir: maildir(),
         matched: Mutex::new(BTreeSet::new()),
     };
-    conformance::run_all(&email, &reader).await;
+    conformance::run_all(
+        &email,
+        &reader,
+        conformance::Deduplication::DeliversEveryTime,
+    )
+    .await;
     reader.cleanup();
 }
 

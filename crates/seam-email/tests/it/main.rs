@@ -6,7 +6,7 @@ use seam_email::conformance;
 #[tokio::test]
 async fn memory_adapter_passes_the_conformance_suite() {
     let email = InMemoryEmail::new();
-    conformance::run_all(&email, &email).await;
+    conformance::run_all(&email, &email, conformance::Deduplication::Deduplicates).await;
 }
 
 /// The RFC 5322 form (shared by the file and SMTP adapters) reads back as what was sent.
