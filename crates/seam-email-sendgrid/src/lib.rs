@@ -422,6 +422,24 @@ mod tests {
     }
 
     #[test]
+    fn a_caller_chosen_id_travels_in_a_header_and_custom_args() {
+        let builder = || {
+            EmailMessage::builder()
+                .from(seam_domain::EmailAddress::parse("shop@example.com").unwrap())
+                .to(seam_domain::EmailAddress::parse("ada@example.com").unwrap())
+                .subject("Hi")
+                .text("Hello")
+        };
+        let plain = request_body(&builder().build().unwrap()).unwrap();
+        assert!(plain.get("custom_args").is_none());
+        assert!(plain.get("headers").is_none());
+        let id = MessageId::new("order-1-confirmed").unwrap();
+        let body = request_body(&builder().message_id(id).build().unwrap()).unwrap();
+        assert_eq!(body["headers"][MESSAGE_ID_HEADER], "order-1-confirmed");
+        assert_eq!(body["custom_args"][MESSAGE_ID_ARG], "order-1-confirmed");
+    }
+
+    #[test]
     fn configuration_problems_are_named() {
         let config = SendgridConfig {
             api_key: key(" "),
