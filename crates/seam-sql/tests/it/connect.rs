@@ -1,6 +1,6 @@
 //! Connecting: configuration errors, unreachable servers, SQLite file settings.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use seam_core::{Classify, ErrorKind, SecretString};
 use seam_sql::{Backend, Database, Error, SqlConfig};
@@ -11,9 +11,7 @@ async fn unreachable_postgres_is_unavailable() {
         acquire_timeout: Duration::from_millis(500),
         ..SqlConfig::new("postgres://seam:hunter2@127.0.0.1:1/seam")
     };
-    let started = Instant::now();
     let error = Database::connect(&config).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(10));
     assert!(
         matches!(
             error,
