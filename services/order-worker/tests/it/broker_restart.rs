@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -19,7 +18,7 @@ use seam_testkit::TestPostgres;
 use seam_wiring::{DatabaseBackend, EmailBackend, QueueBackend};
 use tokio_util::sync::CancellationToken;
 
-use crate::crash::{Api, emails_by_order, settings};
+use crate::crash::{Api, emails_by_order, place_many, settings};
 
 /// The private node's AMQP URL (see the script).
 const PRIVATE_AMQP: &str = "amqp://guest:guest@127.0.0.1:5673/%2f";
@@ -69,39 +68,6 @@ impl Drop for PrivateNode {
             eprintln!("could not stop the private RabbitMQ node: {stopped:?}");
         }
     }
-}
-
-/// What was ordered, by order id.
-type Placed = HashMap<String, (&'static str, i64)>;
-
-/// Places `count` orders, numbered from `first`, with `concurrency` clients: round robin
-/// over the demo products, so that the scarce ones run out and some are rejected.
-async fn place_many(api: &Arc<Api>, first: usize, count: usize, concurrency: usize) -> Placed {
-    let next = Arc::new(AtomicUsize::new(first));
-    let mut clients = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let api = Arc::clone(api);
-        let next = Arc::clone(&next);
-        clients.spawn(async move {
-            let mut placed = Vec::new();
-            loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= first + count {
-                    return placed;
-                }
-                let product = &DEMO_PRODUCTS[index % DEMO_PRODUCTS.len()];
-                let quantity = 1 + (index / DEMO_PRODUCTS.len()) % 2;
-                let id = api.place(product.sku, quantity as u32).await;
-                placed.push((id, (product.sku, quantity as i64)));
-            }
-        });
-    }
-    let mut placed = HashMap::new();
-    while let Some(batch) = clients.join_next().await {
-        placed.extend(batch.unwrap());
-    }
-    assert_eq!(placed.len(), count, "every order has its own id");
-    placed
 }
 
 const DECIDED: &str = "SELECT count(*) FROM orders WHERE status <> 'pending'";

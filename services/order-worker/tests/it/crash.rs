@@ -178,12 +178,17 @@ pub(crate) fn emails_per_order(dir: &Path) -> HashMap<String, usize> {
 }
 
 /// What was ordered, by order id.
-type Placed = HashMap<String, (&'static str, i64)>;
+pub(crate) type Placed = HashMap<String, (&'static str, i64)>;
 
-/// Places `count` orders with `concurrency` clients: round robin over the demo
-/// products, so that the scarce ones run out and some orders are rejected.
-async fn place_many(api: &Arc<Api>, count: usize, concurrency: usize) -> Placed {
-    let next = Arc::new(AtomicUsize::new(0));
+/// Places `count` orders, numbered from `first`, with `concurrency` clients: round robin
+/// over the demo products, so that the scarce ones run out and some are rejected.
+pub(crate) async fn place_many(
+    api: &Arc<Api>,
+    first: usize,
+    count: usize,
+    concurrency: usize,
+) -> Placed {
+    let next = Arc::new(AtomicUsize::new(first));
     let mut clients = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let api = Arc::clone(api);
@@ -192,7 +197,7 @@ async fn place_many(api: &Arc<Api>, count: usize, concurrency: usize) -> Placed 
             let mut placed = Vec::new();
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= count {
+                if index >= first + count {
                     return placed;
                 }
                 let product = &DEMO_PRODUCTS[index % DEMO_PRODUCTS.len()];
@@ -271,7 +276,7 @@ async fn a_worker_killed_mid_burst_loses_nothing_and_does_nothing_twice() {
 
     // The burst lands while no worker runs, so the one started next has a backlog in
     // every stage (outbox, orders queue, e-mail queue) when it is killed.
-    let placed = place_many(&api, ORDERS, 8).await;
+    let placed = place_many(&api, 0, ORDERS, 8).await;
     assert!(
         placed.values().any(|(sku, _)| *sku == "NOTEBOOK-A5"),
         "some orders are for the scarce notebook"
