@@ -1,0 +1,1 @@
+//! PagerDuty adapter of the alerts port: Events API v2 over reqwest.

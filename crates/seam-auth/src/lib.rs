@@ -1,0 +1,1 @@
+//! The auth port: principals, token validation and issuing, sessions, sign-in, revocation.

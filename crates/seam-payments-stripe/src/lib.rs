@@ -1,0 +1,1 @@
+//! Stripe adapter of the payments port: PaymentIntents and Refunds over the REST API.

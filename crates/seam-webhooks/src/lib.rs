@@ -1,0 +1,1 @@
+//! Inbound webhooks: signature verification (Stripe, Standard Webhooks, GitHub, SendGrid) on the raw body, before any parsing.
