@@ -1,0 +1,3 @@
+//! Integration tests of the auth port's in-memory adapter.
+
+mod memory;
