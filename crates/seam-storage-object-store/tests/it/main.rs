@@ -1,0 +1,2 @@
+//! The object_store adapter against a local directory and against a real S3 server
+//! (s3s-fs, which checks signatures; started by `scripts/s3-server.sh start`).
