@@ -13,6 +13,8 @@
 //!   [`Transaction::commit`]; dropping a transaction rolls it back.
 //! - [`OutboxStore`]: what the relay uses to publish the outbox: claim with a lease, mark
 //!   published, release on failure, wait for new messages.
+//! - [`IdentityRepository`]: which identity-provider account signs in as which user
+//!   ([`MemoryIdentities`] in memory).
 //!
 //! Every operation fails with the one [`Error`] enum, which implements
 //! [`seam_core::Classify`]. [`memory::MemoryRepositories`] is the in-memory adapter (the
@@ -32,10 +34,17 @@ mod blanket;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
+mod identities;
 pub mod memory;
 mod types;
 
 pub use error::{BoxError, Error, Result};
+#[cfg(any(test, feature = "conformance"))]
+pub use identities::identity_conformance;
+pub use identities::{
+    DynIdentityRepository, ExternalIdentity, IdentityRepository, MAX_PROVIDER_LEN, MAX_SUBJECT_LEN,
+    MemoryIdentities, check_identity_key,
+};
 pub use types::{
     MAX_PAGE_SIZE, OutboxMessage, OutboxRecord, Page, Product, Reservation, SortDirection,
     StoredResponse, UserQuery, UserSort, UserUpdate, check_consumer, check_idempotency_key,
