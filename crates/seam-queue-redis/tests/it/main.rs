@@ -1,0 +1,5 @@
+//! The Redis Streams queue against a real Redis on loopback.
+
+mod broker;
+mod conformance;
+mod streams;
