@@ -11,6 +11,10 @@
 #   $SEAM_TEST_SMTP_TLS_DIR (default /tmp/seam-smtp-tls): ca.pem, cert.pem, key.pem.
 #
 # The SMTP adapter's integration tests read that Maildir back.
+#
+# Then the servers that have scripts of their own (each installs what it needs):
+#   127.0.0.1:9000  S3-compatible server checking SigV4 (scripts/s3-server.sh)
+#   127.0.0.1:9400  OpenID Connect provider (scripts/oidc-provider.sh)
 set -euo pipefail
 
 log() { printf '[test-servers] %s\n' "$*"; }
@@ -95,4 +99,7 @@ mkdir -p "$MAILDIR/cur" "$MAILDIR/new" "$MAILDIR/tmp"
 start_smtp_sink smtp-sink 2525
 start_smtp_sink smtp-sink-starttls 2587 --tlscert "$TLS_DIR/cert.pem" --tlskey "$TLS_DIR/key.pem"
 start_smtp_sink smtp-sink-tls 2465 --smtpscert "$TLS_DIR/cert.pem" --smtpskey "$TLS_DIR/key.pem"
+here=$(dirname "$0")
+"$here/s3-server.sh" start
+"$here/oidc-provider.sh" start
 log "all test servers answer"
