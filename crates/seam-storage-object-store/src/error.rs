@@ -15,9 +15,10 @@ use seam_storage::{Error, ObjectKey};
 
 /// S3 error codes that mean the credentials themselves were rejected (S3 answers 403,
 /// not 401, for them).
-const BAD_CREDENTIAL_CODES: [&str; 4] = [
+const BAD_CREDENTIAL_CODES: [&str; 5] = [
     "SignatureDoesNotMatch",
     "InvalidAccessKeyId",
+    "NotSignedUp",
     "InvalidToken",
     "ExpiredToken",
 ];
@@ -109,8 +110,15 @@ fn classify_generic(
             _ => Error::backend_from(adapter, message, source),
         };
     }
+    if text.contains("NoSuchBucket") {
+        return Error::unavailable(format!("{operation}{key_text}: the bucket does not exist"));
+    }
     match http_status(text) {
         Some(429) => Error::RateLimited { retry_after: None },
+        Some(403) if BAD_CREDENTIAL_CODES.iter().any(|code| text.contains(code)) => {
+            Error::Unauthorized(message)
+        }
+        Some(404) => Error::unavailable(message),
         Some(503) if text.contains("SlowDown") => Error::RateLimited { retry_after: None },
         Some(401) => Error::Unauthorized(message),
         Some(403) => Error::Forbidden(message),

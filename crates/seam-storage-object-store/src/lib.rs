@@ -311,6 +311,13 @@ impl ObjectStoreStorage {
         };
         let (result, size) = match options.mode {
             PutMode::Create => {
+                // A server may refuse the conditional PUT before reading the body and
+                // close the connection under it, which reads as a broken pipe rather
+                // than 412; asking first answers the common case cleanly. The PUT stays
+                // conditional, so a race is still refused.
+                if !self.is_local() && self.exists(key, &path).await? {
+                    return Err(Error::already_exists(key));
+                }
                 let bytes = seam_storage::body::collect(body, u64::MAX).await?;
                 let size = bytes.len() as u64;
                 let put_options = object_store::PutOptions {
@@ -499,6 +506,14 @@ impl ObjectStoreStorage {
         })
     }
 
+    async fn exists(&self, key: &ObjectKey, path: &Path) -> Result<bool> {
+        match self.store.head(path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(error) => Err(self.fail("put", Some(key), error)),
+        }
+    }
+
     async fn head_inner(&self, key: &ObjectKey) -> Result<ObjectMeta> {
         let path = self.path(key)?;
         if self.is_local() {
@@ -510,17 +525,22 @@ impl ObjectStoreStorage {
             return self.to_meta(key, &meta, None).await;
         }
         // A HEAD through `get_opts` carries the attributes; `head` drops them.
-        let result = self
-            .store
-            .get_opts(
-                &path,
-                object_store::GetOptions {
-                    head: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|error| self.fail("head", Some(key), error))?;
+        let head = object_store::GetOptions {
+            head: true,
+            ..Default::default()
+        };
+        let result = match self.store.get_opts(&path, head).await {
+            Ok(result) => result,
+            Err(error @ object_store::Error::PermissionDenied { .. }) => {
+                // A HEAD answer has no body, so no error code: ask again with a GET
+                // (its body is never read) to tell bad credentials from denied access.
+                return Err(match self.store.get(&path).await {
+                    Err(detailed) => self.fail("head", Some(key), detailed),
+                    Ok(_) => self.fail("head", Some(key), error),
+                });
+            }
+            Err(error) => return Err(self.fail("head", Some(key), error)),
+        };
         self.to_meta(key, &result.meta, Some(&result.attributes))
             .await
     }

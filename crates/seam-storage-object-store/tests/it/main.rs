@@ -1,2 +1,9 @@
 //! The object_store adapter against a local directory and against a real S3 server
 //! (s3s-fs, which checks signatures; started by `scripts/s3-server.sh start`).
+
+mod behaviour;
+mod config;
+mod errors;
+mod local;
+mod s3;
+mod support;
