@@ -83,10 +83,11 @@ pub(crate) fn email_taken(
     }
 }
 
-/// A user delete that failed: a foreign-key violation means the user has orders.
+/// A user delete that failed: a foreign-key violation means the user has orders or
+/// files (SQLite does not say which).
 pub(crate) fn user_in_use(adapter: &'static str, error: sqlx::Error, id: UserId) -> Error {
     match violated(&error) {
-        Some(ErrorKind::Conflict) => Error::conflict("user", id, "the user has orders"),
+        Some(ErrorKind::Conflict) => Error::conflict("user", id, "the user has orders or files"),
         _ => db(adapter, error),
     }
 }

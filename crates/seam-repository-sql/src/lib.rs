@@ -20,6 +20,7 @@
 mod config;
 mod dialect;
 mod error;
+mod files;
 mod identities;
 mod postgres;
 mod rows;

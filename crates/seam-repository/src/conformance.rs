@@ -18,6 +18,13 @@ use seam_domain::{
 };
 use uuid::Uuid;
 
+mod files;
+
+pub use files::{
+    files_attach_to_orders, files_create_get_list_and_delete,
+    files_create_refuses_duplicates_unknown_owners_and_bad_fields,
+};
+
 use crate::{
     Error, OutboxMessage, Product, RepositoryPorts, Reservation, Result, SortDirection,
     StoredResponse, UserQuery, UserSort, UserUpdate,
@@ -46,6 +53,9 @@ pub async fn run_all(ports: &RepositoryPorts) {
     outbox_claim_lease_release_and_publish(ports).await;
     outbox_concurrent_claimers_never_share_a_message(ports).await;
     outbox_wait_for_work_wakes_on_commit(ports).await;
+    files_create_get_list_and_delete(ports).await;
+    files_create_refuses_duplicates_unknown_owners_and_bad_fields(ports).await;
+    files_attach_to_orders(ports).await;
 }
 
 /// Generates one `#[tokio::test]` per conformance check, in a module `conformance`.
@@ -79,6 +89,9 @@ macro_rules! conformance_tests {
             outbox_claim_lease_release_and_publish,
             outbox_concurrent_claimers_never_share_a_message,
             outbox_wait_for_work_wakes_on_commit,
+            files_create_get_list_and_delete,
+            files_create_refuses_duplicates_unknown_owners_and_bad_fields,
+            files_attach_to_orders,
         );
     };
     (@checks $setup:ident, $teardown:ident; $($check:ident),+ $(,)?) => {

@@ -13,6 +13,8 @@
 //!   [`Transaction::commit`]; dropping a transaction rolls it back.
 //! - [`OutboxStore`]: what the relay uses to publish the outbox: claim with a lease, mark
 //!   published, release on failure, wait for new messages.
+//! - [`FileRepository`]: records of files kept in object storage, and their attachment
+//!   to orders.
 //! - [`IdentityRepository`]: which identity-provider account signs in as which user
 //!   ([`MemoryIdentities`] in memory).
 //!
@@ -34,6 +36,7 @@ mod blanket;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
+mod files;
 mod identities;
 pub mod memory;
 mod types;
@@ -44,6 +47,10 @@ pub use identities::identity_conformance;
 pub use identities::{
     DynIdentityRepository, ExternalIdentity, IdentityRepository, MAX_PROVIDER_LEN, MAX_SUBJECT_LEN,
     MemoryIdentities, check_identity_key,
+};
+pub use files::{
+    DynFileRepository, FileId, FileRecord, FileRepository, MAX_ATTACHMENT_ROLE_LEN,
+    MAX_FILE_KEY_LEN, NewFile, OrderAttachment, check_attachment_role, check_new_file,
 };
 pub use types::{
     MAX_PAGE_SIZE, OutboxMessage, OutboxRecord, Page, Product, Reservation, SortDirection,
@@ -66,7 +73,7 @@ pub use types::{
 ///   `Error::AlreadyExists` when the new address belongs to another user. On success the
 ///   version is incremented by one and `updated_at` moves.
 /// - `delete` MUST return `Error::NotFound` for an unknown id, and `Error::Conflict` when
-///   the user still has orders.
+///   the user still has orders or files.
 /// - `list` MUST return `Error::Invalid` for a limit outside 1..=100, filter literally
 ///   (a filter is data, never SQL) and case-insensitively, sort with ties broken by id,
 ///   and report the total number of matches.
@@ -278,20 +285,28 @@ pub struct RepositoryPorts {
     pub unit_of_work: Arc<dyn UnitOfWork>,
     /// The outbox, for the relay.
     pub outbox: Arc<dyn OutboxStore>,
+    /// Records of stored files and their attachment to orders.
+    pub files: Arc<dyn FileRepository>,
 }
 
 impl RepositoryPorts {
     /// Every port from one adapter that implements them all.
     pub fn from_shared<R>(repositories: Arc<R>) -> Self
     where
-        R: UserRepository + OrderRepository + InventoryRepository + UnitOfWork + OutboxStore,
+        R: UserRepository
+            + OrderRepository
+            + InventoryRepository
+            + UnitOfWork
+            + OutboxStore
+            + FileRepository,
     {
         Self {
             users: repositories.clone(),
             orders: repositories.clone(),
             inventory: repositories.clone(),
             unit_of_work: repositories.clone(),
-            outbox: repositories,
+            outbox: repositories.clone(),
+            files: repositories,
         }
     }
 }

@@ -22,6 +22,8 @@ use crate::types::{
     UserQuery, UserSort, UserUpdate, check_consumer, check_idempotency_key, check_limit,
     check_offset, check_product, check_stock, check_stored_response,
 };
+mod files;
+
 use crate::{
     InventoryRepository, OrderRepository, OutboxStore, RepositoryPorts, Transaction, UnitOfWork,
     UserRepository,
@@ -58,6 +60,9 @@ struct State {
     outbox: HashMap<Uuid, OutboxRow>,
     inbox: HashSet<(String, Uuid)>,
     idempotency: HashMap<(String, String), StoredResponse>,
+    files: HashMap<crate::FileId, crate::FileRecord>,
+    /// Attachments by (order, file): role and when.
+    attachments: BTreeMap<(OrderId, crate::FileId), (String, DateTime<Utc>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -229,6 +234,9 @@ impl UserRepository for MemoryRepositories {
             }
             if state.orders.values().any(|order| order.customer_id == id) {
                 return Err(Error::conflict("user", id, "the user has orders"));
+            }
+            if state.files.values().any(|file| file.owner_id == id) {
+                return Err(Error::conflict("user", id, "the user has files"));
             }
             state.users.remove(&id);
             Ok(())

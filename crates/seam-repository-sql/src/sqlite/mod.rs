@@ -128,6 +128,7 @@ impl SqliteRepositories {
 
 crate::statements::impl_user_repository!(SqliteRepositories, SqliteDialect);
 crate::statements::impl_order_repository!(SqliteRepositories, SqliteDialect);
+crate::files::impl_file_repository!(SqliteRepositories, SqliteDialect);
 crate::identities::impl_identity_repository!(SqliteRepositories, SqliteDialect);
 
 #[async_trait]

@@ -1,0 +1,2 @@
+DROP TABLE order_attachments;
+DROP TABLE files;
