@@ -16,21 +16,16 @@
 //! (for example [`DatabaseBackend`]); the one place that matches them to adapters is
 //! the services' composition module, not this crate.
 
-mod auth;
 mod error;
 mod integrations;
 mod loader;
 mod settings;
 mod storage;
 
-pub use auth::{
-    AuthSettings, AuthStore, IssuerSettings, JwksSettings, SigningKeySettings,
-    TrustedIssuerSettings,
-};
 pub use error::ConfigError;
 pub use integrations::{
     AmqpQueueType, AmqpSettings, CacheBackend, CacheSettings, EmailBackend, EmailSettings,
-    QueueBackend, QueueSettings, RedisQueueSettings, SendgridSettings, SmtpSecurity, SmtpSettings,
+    QueueBackend, QueueSettings, SendgridSettings, SmtpSecurity, SmtpSettings,
 };
 pub use loader::{CONFIG_DIR_VAR, ConfigLoader, ENV_PREFIX, ENVIRONMENT_VAR, Validate};
 pub use settings::{DatabaseBackend, DatabaseSettings, ServerSettings, Settings, WorkerSettings};
