@@ -16,12 +16,17 @@
 //! (for example [`DatabaseBackend`]); the one place that matches them to adapters is
 //! the services' composition module, not this crate.
 
+mod auth;
 mod error;
 mod integrations;
 mod loader;
 mod settings;
 mod storage;
 
+pub use auth::{
+    AuthSettings, AuthStore, IssuerSettings, JwksSettings, SigningKeySettings,
+    TrustedIssuerSettings,
+};
 pub use error::ConfigError;
 pub use integrations::{
     AmqpQueueType, AmqpSettings, CacheBackend, CacheSettings, EmailBackend, EmailSettings,

@@ -9,6 +9,7 @@ use seam_health::HealthConfig;
 use seam_telemetry::TelemetryConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::AuthSettings;
 use crate::integrations::{CacheSettings, EmailSettings, QueueSettings};
 use crate::loader::Validate;
 use crate::storage::StorageSettings;
@@ -38,6 +39,8 @@ pub struct Settings {
     pub email: EmailSettings,
     /// The read-through cache.
     pub cache: CacheSettings,
+    /// Authentication: protected routes, Seam's token issuer, trusted issuers.
+    pub auth: AuthSettings,
     /// Uploaded files.
     pub storage: StorageSettings,
 }
@@ -54,6 +57,7 @@ impl Default for Settings {
             queue: QueueSettings::default(),
             email: EmailSettings::default(),
             cache: CacheSettings::default(),
+            auth: AuthSettings::default(),
             storage: StorageSettings::default(),
         }
     }
@@ -101,6 +105,7 @@ impl Validate for Settings {
         problems.extend(self.queue.problems());
         problems.extend(self.email.problems());
         problems.extend(self.cache.problems());
+        problems.extend(self.auth.problems());
         problems.extend(self.storage.problems());
         if let Err(problem) = self.health.validate() {
             problems.push(problem);
