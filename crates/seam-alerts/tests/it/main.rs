@@ -1,0 +1,5 @@
+//! The in-memory and log adapters against the conformance suite, and breaker alerts
+//! with a real circuit breaker.
+
+mod breaker;
+mod conformance;
