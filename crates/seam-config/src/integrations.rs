@@ -15,6 +15,8 @@ pub enum QueueBackend {
     Sql,
     /// RabbitMQ (AMQP 0-9-1).
     Amqp,
+    /// Redis Streams with consumer groups.
+    Redis,
     /// In the process: for tests and demos; messages do not survive a restart.
     Memory,
 }
@@ -36,6 +38,8 @@ pub struct QueueSettings {
     pub max_attempts: u32,
     /// RabbitMQ settings, used when `backend = "amqp"`.
     pub amqp: AmqpSettings,
+    /// Redis Streams settings, used when `backend = "redis"`.
+    pub redis: RedisQueueSettings,
 }
 
 impl Default for QueueSettings {
@@ -46,6 +50,33 @@ impl Default for QueueSettings {
             poll_interval: Duration::from_millis(200),
             max_attempts: 5,
             amqp: AmqpSettings::default(),
+            redis: RedisQueueSettings::default(),
+        }
+    }
+}
+
+/// Redis Streams queue settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisQueueSettings {
+    /// `redis://[user:password@]host:port[/db]` (or `rediss://`).
+    pub url: SecretString,
+    /// Put before every key, so several deployments can share one server.
+    pub key_prefix: String,
+    /// The consumer group every worker joins.
+    pub group: String,
+    /// The most messages one queue holds; publishing to a full queue fails (and is
+    /// retried by the outbox relay) instead of trimming accepted messages.
+    pub max_len: u64,
+}
+
+impl Default for RedisQueueSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from("redis://127.0.0.1:6379"),
+            key_prefix: "seam:queue".to_owned(),
+            group: "seam".to_owned(),
+            max_len: 1_000_000,
         }
     }
 }
@@ -99,6 +130,21 @@ impl QueueSettings {
         }
         if self.max_attempts == 0 {
             problems.push("`queue.max_attempts`: must be at least 1".to_owned());
+        }
+        if self.backend == QueueBackend::Redis {
+            let url = self.redis.url.expose_secret();
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                problems.push("`queue.redis.url`: expected a redis:// or rediss:// URL".to_owned());
+            }
+            if self.redis.key_prefix.trim().is_empty() {
+                problems.push("`queue.redis.key_prefix`: must not be empty".to_owned());
+            }
+            if self.redis.group.trim().is_empty() {
+                problems.push("`queue.redis.group`: must not be empty".to_owned());
+            }
+            if self.redis.max_len == 0 {
+                problems.push("`queue.redis.max_len`: must be at least 1".to_owned());
+            }
         }
         if self.backend == QueueBackend::Amqp {
             let url = self.amqp.url.expose_secret();

@@ -30,7 +30,7 @@ pub use auth::{
 pub use error::ConfigError;
 pub use integrations::{
     AmqpQueueType, AmqpSettings, CacheBackend, CacheSettings, EmailBackend, EmailSettings,
-    QueueBackend, QueueSettings, SendgridSettings, SmtpSecurity, SmtpSettings,
+    QueueBackend, QueueSettings, RedisQueueSettings, SendgridSettings, SmtpSecurity, SmtpSettings,
 };
 pub use loader::{CONFIG_DIR_VAR, ConfigLoader, ENV_PREFIX, ENVIRONMENT_VAR, Validate};
 pub use settings::{DatabaseBackend, DatabaseSettings, ServerSettings, Settings, WorkerSettings};

@@ -160,6 +160,23 @@ async fn queue(settings: &Settings, database: &Database) -> Result<QueuePorts, S
                 .map_err(|error| adapter_error("queue (memory)", error))?;
             Ok(QueuePorts::from_shared(Arc::new(queue)))
         }
+        QueueBackend::Redis => {
+            let redis = &queue_settings.redis;
+            let config = seam_queue_redis::RedisQueueConfig {
+                url: redis.url.clone(),
+                key_prefix: redis.key_prefix.clone(),
+                group: redis.group.clone(),
+                bindings: bindings(),
+                visibility_timeout: queue_settings.visibility_timeout,
+                max_len: redis.max_len,
+                ..seam_queue_redis::RedisQueueConfig::default()
+            };
+            let queue = config
+                .connect()
+                .await
+                .map_err(|error| adapter_error("queue (redis)", error))?;
+            Ok(QueuePorts::from_shared(Arc::new(queue)))
+        }
         QueueBackend::Amqp => {
             let amqp = &queue_settings.amqp;
             let mut config =

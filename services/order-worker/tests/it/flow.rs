@@ -202,6 +202,37 @@ async fn order_flow_on_the_embedded_defaults() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_flow_on_sqlite_and_redis_streams() {
+    let redis = seam_testkit::require_redis();
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = embedded(data.path());
+    settings.queue.backend = QueueBackend::Redis;
+    settings.queue.redis.url = redis.into();
+    settings.queue.redis.key_prefix = format!("seam-test:{}", uuid::Uuid::now_v7().simple());
+    let prefix = settings.queue.redis.key_prefix.clone();
+    let mail_dir = settings.email_dir();
+    confirmed_and_rejected(settings, &mail_dir).await;
+    // This test's streams go with it.
+    let mut connection = redis::Client::open(seam_testkit::redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn order_flow_on_postgres_rabbitmq_and_an_smtp_sink() {
     seam_testkit::require_service("smtp", "127.0.0.1:2525");
     let amqp = seam_testkit::require_rabbitmq();
