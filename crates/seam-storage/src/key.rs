@@ -110,6 +110,13 @@ impl fmt::Debug for ObjectKey {
     }
 }
 
+// Sound because `Eq`, `Ord` and `Hash` are derived from the inner `String`.
+impl std::borrow::Borrow<str> for ObjectKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AsRef<str> for ObjectKey {
     fn as_ref(&self) -> &str {
         &self.0

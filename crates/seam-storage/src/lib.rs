@@ -13,9 +13,12 @@
 //! - `conformance` (feature `conformance`): the suite every adapter's integration test runs.
 
 pub mod body;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod error;
 pub mod ext;
 pub mod key;
+pub mod memory;
 pub mod types;
 
 use std::fmt::Debug;
@@ -28,6 +31,7 @@ pub use body::ByteStream;
 pub use error::{BoxError, Error, Result};
 pub use ext::{LIST_ALL_LIMIT, ObjectStorageExt};
 pub use key::{BAD_KEYS, MAX_KEY_BYTES, ObjectKey, validate_prefix};
+pub use memory::InMemoryStorage;
 pub use types::{
     ByteRange, GetOptions, GetResult, ListOptions, ListPage, MAX_METADATA_BYTES, MAX_PAGE_SIZE,
     MAX_SIGNED_URL_EXPIRY, MIN_SIGNED_URL_EXPIRY, ObjectMeta, PutMode, PutOptions, PutResult,
