@@ -183,10 +183,10 @@ impl S3Config {
                 self.region
             ));
         }
-        if let Some(endpoint) = &self.endpoint {
-            if let Err(why) = check_endpoint(endpoint) {
-                problems.push(format!("`endpoint` {endpoint:?} {why}"));
-            }
+        if let Some(endpoint) = &self.endpoint
+            && let Err(why) = check_endpoint(endpoint)
+        {
+            problems.push(format!("`endpoint` {endpoint:?} {why}"));
         }
         if !self.root.is_empty() {
             if !self.root.ends_with('/') {
@@ -201,30 +201,29 @@ impl S3Config {
         if self.secret_access_key.expose_secret().trim().is_empty() {
             problems.push("`secret_access_key` must not be empty".into());
         }
-        if let Some(token) = &self.session_token {
-            if token.expose_secret().trim().is_empty() {
-                problems.push("`session_token`, when given, must not be empty".into());
-            }
+        if let Some(token) = &self.session_token
+            && token.expose_secret().trim().is_empty()
+        {
+            problems.push("`session_token`, when given, must not be empty".into());
         }
         if let Some(Sse::Kms {
             key_id: Some(key_id),
         }) = &self.server_side_encryption
+            && key_id.trim().is_empty()
         {
-            if key_id.trim().is_empty() {
-                problems.push(
-                    "`server_side_encryption.key_id` must not be empty (leave it out for the \
-                     AWS-managed key)"
-                        .into(),
-                );
-            }
+            problems.push(
+                "`server_side_encryption.key_id` must not be empty (leave it out for the \
+                 AWS-managed key)"
+                    .into(),
+            );
         }
-        if let Some(class) = &self.storage_class {
-            if !StorageClass::values().contains(&class.as_str()) {
-                problems.push(format!(
-                    "`storage_class` {class:?} is not one of S3's storage classes: {}",
-                    StorageClass::values().join(", ")
-                ));
-            }
+        if let Some(class) = &self.storage_class
+            && !StorageClass::values().contains(&class.as_str())
+        {
+            problems.push(format!(
+                "`storage_class` {class:?} is not one of S3's storage classes: {}",
+                StorageClass::values().join(", ")
+            ));
         }
         for (name, value) in [
             ("multipart_threshold", self.multipart_threshold),

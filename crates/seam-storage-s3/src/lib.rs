@@ -15,9 +15,10 @@
 //! - Metadata travels as `x-amz-meta-*`; [`PutOptions::public`] is recorded as the
 //!   `x-amz-meta-seam-public` entry ([`PUBLIC_METADATA_KEY`], reserved), and also as a
 //!   `public-read` ACL when [`S3Config::public_acl`] is set.
-//! - [`S3Storage::start_upload`] and [`S3Storage::resume`] give a [`ResumableUpload`]
-//!   whose upload id can be persisted: after a crash, `resume` lists the parts S3
-//!   holds (`ListParts`) and only the missing ones are sent.
+//! - [`S3Storage::start_upload`] gives a [`ResumableUpload`] whose [`UploadState`]
+//!   (upload id, parts and their ETags) can be persisted: after a crash,
+//!   [`S3Storage::resume_from`] (or [`S3Storage::resume`] with the upload id alone)
+//!   checks which parts S3 holds (`ListParts`) and only the missing ones are sent.
 //! - Signed URLs are SigV4 presigned `GetObject`/`PutObject` requests: plain HTTP
 //!   clients can use them without extra headers (encryption and storage class are left
 //!   out of a signed PUT, so the bucket's defaults apply).
@@ -61,7 +62,7 @@ pub use config::{
     DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, MAX_PART_SIZE, MAX_PARTS, MAX_SINGLE_PUT, MIB,
     MIN_PART_SIZE, S3Config, Sse,
 };
-pub use multipart::{ResumableUpload, UploadedPart};
+pub use multipart::{ResumableUpload, UploadState, UploadedPart};
 pub use storage::{PUBLIC_METADATA_KEY, S3Storage};
 
 /// The adapter's name, in metrics and errors.

@@ -24,12 +24,30 @@ pub struct UploadedPart {
     pub size: u64,
 }
 
+/// What to persist about a [`ResumableUpload`] to resume it after a crash with
+/// [`S3Storage::resume_from`]: the key, S3's upload id, the write mode and the parts
+/// sent so far with their ETags. Serializable (JSON, a database row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadState {
+    /// The key the object will have.
+    pub key: ObjectKey,
+    /// S3's id of the upload.
+    pub upload_id: String,
+    /// Overwrite, or create only.
+    #[serde(default)]
+    pub mode: PutMode,
+    /// The parts sent so far, with the ETags S3 answered.
+    #[serde(default)]
+    pub parts: Vec<UploadedPart>,
+}
+
 /// A multipart upload in progress, whose state can be persisted and resumed.
 ///
-/// Persist [`key`](Self::key) and [`upload_id`](Self::upload_id) (and, if you like,
-/// [`completed_parts`](Self::completed_parts)); after a crash, [`S3Storage::resume`]
-/// asks S3 for the parts it holds, so only the missing ones are sent again. Every part
-/// but the last must be at least 5 MiB.
+/// Persist [`state`](Self::state) after each part (or at least the key and the
+/// [`upload_id`](Self::upload_id)); after a crash, [`S3Storage::resume_from`] (or
+/// [`S3Storage::resume`] with just the id) asks S3 which parts it holds, so only the
+/// missing ones are sent again. Every part but the last must be at least 5 MiB; some
+/// S3-compatible servers also want the part numbers without gaps.
 ///
 /// An upload that is neither completed nor aborted keeps its parts (and S3 bills
 /// them): [`abort`](Self::abort) uploads you give up on, and keep an
@@ -80,6 +98,16 @@ impl ResumableUpload {
     /// with [`PutMode::Overwrite`]).
     pub fn set_mode(&mut self, mode: PutMode) {
         self.mode = mode;
+    }
+
+    /// Everything needed to resume this upload with [`S3Storage::resume_from`].
+    pub fn state(&self) -> UploadState {
+        UploadState {
+            key: self.key.clone(),
+            upload_id: self.upload_id.clone(),
+            mode: self.mode,
+            parts: self.completed_parts(),
+        }
     }
 
     /// The parts S3 holds, in part-number order.
@@ -325,14 +353,14 @@ impl PartReader {
     pub(crate) fn take(&mut self, len: usize) -> Bytes {
         let len = len.min(self.buffered);
         self.buffered -= len;
-        if let Some(front) = self.pending.front_mut() {
-            if front.len() >= len {
-                let taken = front.split_to(len);
-                if front.is_empty() {
-                    self.pending.pop_front();
-                }
-                return taken;
+        if let Some(front) = self.pending.front_mut()
+            && front.len() >= len
+        {
+            let taken = front.split_to(len);
+            if front.is_empty() {
+                self.pending.pop_front();
             }
+            return taken;
         }
         let mut joined = BytesMut::with_capacity(len);
         while joined.len() < len {

@@ -26,9 +26,9 @@ use seam_storage::{
     validate_expiry,
 };
 
-use crate::config::{S3Config, Sse};
+use crate::config::{MAX_PARTS, S3Config, Sse};
 use crate::error::S3Error;
-use crate::multipart::{PartReader, ResumableUpload};
+use crate::multipart::{PartReader, ResumableUpload, UploadState, UploadedPart};
 use crate::{ADAPTER, METRICS};
 
 /// The user-metadata entry recording [`PutOptions::public`]; stripped from the metadata
@@ -238,9 +238,13 @@ impl S3Storage {
     }
 
     /// Continues the multipart upload `upload_id` at `key` (after a crash, or in another
-    /// process): asks S3 which parts it holds (ListParts), so
+    /// process) knowing only its id: asks S3 which parts it holds (`ListParts`), so
     /// [`ResumableUpload::completed_parts`] says what is left to send. The write mode
     /// is [`PutMode::Overwrite`] unless set with [`ResumableUpload::set_mode`].
+    ///
+    /// A part listed without an ETag (some S3-compatible servers, such as s3s-fs,
+    /// omit them) cannot be completed, so it counts as missing and is sent again;
+    /// [`resume_from`](Self::resume_from) with the persisted ETags avoids that.
     ///
     /// # Errors
     ///
@@ -249,12 +253,69 @@ impl S3Storage {
     pub async fn resume(&self, key: &ObjectKey, upload_id: &str) -> Result<ResumableUpload> {
         METRICS
             .call("resume_upload", async {
-                let parts = self.list_parts(key, upload_id).await?;
+                let parts = self
+                    .list_parts(key, upload_id)
+                    .await?
+                    .into_values()
+                    .filter_map(|part| {
+                        let etag = part.etag?;
+                        Some((
+                            part.number,
+                            UploadedPart {
+                                number: part.number,
+                                etag,
+                                size: part.size.unwrap_or(0),
+                            },
+                        ))
+                    })
+                    .collect();
                 Ok(ResumableUpload::new(
                     self.clone(),
                     key.clone(),
                     upload_id.to_owned(),
                     PutMode::Overwrite,
+                    parts,
+                ))
+            })
+            .await
+    }
+
+    /// Continues a multipart upload from its persisted [`UploadState`]
+    /// ([`ResumableUpload::state`]), checked against what S3 holds (`ListParts`): a
+    /// persisted part counts as sent only when S3 lists it with the same size and (when
+    /// S3 says) the same ETag; parts S3 lists with an ETag but the state lacks (sent
+    /// after the state was saved) count too. Everything else is sent again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when S3 knows no such upload at the key (completed, aborted
+    /// or expired), or S3's failure, classified.
+    pub async fn resume_from(&self, state: UploadState) -> Result<ResumableUpload> {
+        METRICS
+            .call("resume_upload", async {
+                let listed = self.list_parts(&state.key, &state.upload_id).await?;
+                let mut parts = BTreeMap::new();
+                for part in state.parts {
+                    let Some(held) = listed.get(&part.number) else {
+                        continue;
+                    };
+                    let same_etag = held.etag.as_ref().is_none_or(|etag| *etag == part.etag);
+                    let same_size = held.size.is_none_or(|size| size == part.size);
+                    if same_etag && same_size {
+                        parts.insert(part.number, part);
+                    }
+                }
+                for (number, held) in listed {
+                    if let (false, Some(etag)) = (parts.contains_key(&number), held.etag) {
+                        let size = held.size.unwrap_or(0);
+                        parts.insert(number, UploadedPart { number, etag, size });
+                    }
+                }
+                Ok(ResumableUpload::new(
+                    self.clone(),
+                    state.key,
+                    state.upload_id,
+                    state.mode,
                     parts,
                 ))
             })
@@ -365,13 +426,13 @@ impl S3Storage {
         &self,
         key: &ObjectKey,
         upload_id: &str,
-    ) -> Result<BTreeMap<u16, crate::multipart::UploadedPart>> {
+    ) -> Result<BTreeMap<u16, ListedPart>> {
         let inner = &self.inner;
         let mut parts = BTreeMap::new();
         let mut marker: Option<String> = None;
         // 10 000 parts at most, 1 000 per page: 10 pages, plus slack for servers that
         // page smaller.
-        for _ in 0..=crate::config::MAX_PARTS {
+        for _ in 0..=MAX_PARTS {
             let output = inner
                 .client
                 .list_parts()
@@ -384,20 +445,22 @@ impl S3Storage {
                 .await
                 .map_err(|error| self.sdk_error("list_parts", error, Some(key)))?;
             for part in output.parts() {
-                let (Some(number), Some(etag)) = (part.part_number, part.e_tag.clone()) else {
-                    return Err(Error::backend(
-                        ADAPTER,
-                        "ListParts answered a part without number or ETag",
-                    ));
-                };
-                let number = u16::try_from(number).map_err(|_| {
-                    Error::backend(ADAPTER, format!("ListParts answered part number {number}"))
-                })?;
-                let size = part.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-                parts.insert(
+                let number = part
+                    .part_number
+                    .and_then(|number| u16::try_from(number).ok())
+                    .filter(|number| (1..=MAX_PARTS).contains(&i32::from(*number)))
+                    .ok_or_else(|| {
+                        Error::backend(
+                            ADAPTER,
+                            format!("ListParts answered part number {:?}", part.part_number),
+                        )
+                    })?;
+                let listed = ListedPart {
                     number,
-                    crate::multipart::UploadedPart { number, etag, size },
-                );
+                    etag: part.e_tag.clone().filter(|etag| !etag.is_empty()),
+                    size: part.size.and_then(|size| u64::try_from(size).ok()),
+                };
+                parts.insert(number, listed);
             }
             match (output.is_truncated, output.next_part_number_marker) {
                 (Some(true), Some(next)) if !next.is_empty() => marker = Some(next),
@@ -620,6 +683,13 @@ impl S3Storage {
             expires_at: DateTime::<Utc>::from(start + expires_in),
         })
     }
+}
+
+/// A part as `ListParts` describes it; some servers leave out the ETag or the size.
+struct ListedPart {
+    number: u16,
+    etag: Option<String>,
+    size: Option<u64>,
 }
 
 impl Inner {

@@ -1,0 +1,380 @@
+//! The exact requests the SDK sends (encryption, storage class, conditional writes,
+//! metadata), and S3 error answers, checked against wiremock.
+
+use std::time::Duration;
+
+use seam_core::{Classify, ErrorKind, SecretString};
+use seam_storage::{Error, ObjectStorage, ObjectStorageExt, PutMode, PutOptions};
+use seam_storage_s3::{S3Config, S3Storage, Sse};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::key;
+
+fn storage(server: &MockServer, sse: Option<Sse>, storage_class: Option<&str>) -> S3Storage {
+    let mut config = S3Config::new(
+        "seam-test",
+        "eu-west-1",
+        "AKIDEXAMPLE",
+        SecretString::new("wJalrXUtnFEMI".into()),
+    )
+    .with_endpoint(server.uri());
+    config.server_side_encryption = sse;
+    config.storage_class = storage_class.map(str::to_owned);
+    config.build().unwrap()
+}
+
+fn header(request: &wiremock::Request, name: &str) -> Option<String> {
+    request
+        .headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn put_sends_kms_encryption_storage_class_metadata_and_if_none_match() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path("/seam-test/invoices/1.pdf"))
+        .respond_with(ResponseTemplate::new(200).insert_header("ETag", "\"abc\""))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let storage = storage(
+        &server,
+        Some(Sse::Kms {
+            key_id: Some("alias/orders".into()),
+        }),
+        Some("STANDARD_IA"),
+    );
+    let options = PutOptions {
+        content_type: Some("application/pdf".into()),
+        metadata: [("order-id".to_owned(), "o-1".to_owned())].into(),
+        mode: PutMode::Create,
+        public: true,
+    };
+    let written = storage
+        .put_bytes(&key("invoices/1.pdf"), "%PDF".into(), options)
+        .await
+        .unwrap();
+    assert_eq!(written.etag.as_deref(), Some("\"abc\""));
+    assert_eq!(written.size, 4);
+
+    let requests = server.received_requests().await.unwrap();
+    let request = &requests[0];
+    assert_eq!(request.body, b"%PDF");
+    for (name, value) in [
+        ("x-amz-server-side-encryption", "aws:kms"),
+        (
+            "x-amz-server-side-encryption-aws-kms-key-id",
+            "alias/orders",
+        ),
+        ("x-amz-storage-class", "STANDARD_IA"),
+        ("content-type", "application/pdf"),
+        ("content-length", "4"),
+        ("x-amz-meta-order-id", "o-1"),
+        ("x-amz-meta-seam-public", "true"),
+        ("if-none-match", "*"),
+    ] {
+        assert_eq!(header(request, name).as_deref(), Some(value), "{name}");
+    }
+    let authorization = header(request, "authorization").unwrap();
+    assert!(
+        authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"),
+        "{authorization}"
+    );
+    assert!(authorization.contains("/eu-west-1/s3/aws4_request"));
+    // public_acl is off: no ACL header.
+    assert_eq!(header(request, "x-amz-acl"), None);
+}
+
+#[tokio::test]
+async fn sse_s3_is_aes256_and_overwrite_sends_no_condition() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let storage = storage(&server, Some(Sse::S3), None);
+    storage
+        .put_bytes(&key("a"), "x".into(), PutOptions::default())
+        .await
+        .unwrap();
+    let requests = server.received_requests().await.unwrap();
+    let request = &requests[0];
+    assert_eq!(
+        header(request, "x-amz-server-side-encryption").as_deref(),
+        Some("AES256")
+    );
+    assert_eq!(
+        header(request, "x-amz-server-side-encryption-aws-kms-key-id"),
+        None
+    );
+    assert_eq!(header(request, "x-amz-storage-class"), None);
+    assert_eq!(header(request, "if-none-match"), None);
+    assert_eq!(header(request, "x-amz-meta-seam-public"), None);
+}
+
+#[tokio::test]
+async fn public_acl_sends_public_read_for_public_objects_only() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let mut config = S3Config::new("seam-test", "us-east-1", "a", SecretString::new("s".into()))
+        .with_endpoint(server.uri());
+    config.public_acl = true;
+    let storage = config.build().unwrap();
+    for public in [true, false] {
+        let options = PutOptions {
+            public,
+            ..PutOptions::default()
+        };
+        storage
+            .put_bytes(&key("a"), "x".into(), options)
+            .await
+            .unwrap();
+    }
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(
+        header(&requests[0], "x-amz-acl").as_deref(),
+        Some("public-read")
+    );
+    assert_eq!(header(&requests[1], "x-amz-acl"), None);
+}
+
+#[tokio::test]
+async fn multipart_uploads_carry_encryption_and_storage_class_at_creation() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/seam-test/big.bin"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            "<InitiateMultipartUploadResult><Bucket>seam-test</Bucket><Key>big.bin</Key>\
+             <UploadId>upload-1</UploadId></InitiateMultipartUploadResult>",
+        ))
+        .mount(&server)
+        .await;
+    let storage = storage(&server, Some(Sse::Kms { key_id: None }), Some("GLACIER_IR"));
+    let upload = storage
+        .start_upload(&key("big.bin"), &PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(upload.upload_id(), "upload-1");
+    let requests = server.received_requests().await.unwrap();
+    let request = &requests[0];
+    assert_eq!(request.url.query(), Some("uploads"));
+    assert_eq!(
+        header(request, "x-amz-server-side-encryption").as_deref(),
+        Some("aws:kms")
+    );
+    assert_eq!(
+        header(request, "x-amz-server-side-encryption-aws-kms-key-id"),
+        None
+    );
+    assert_eq!(
+        header(request, "x-amz-storage-class").as_deref(),
+        Some("GLACIER_IR")
+    );
+}
+
+#[tokio::test]
+async fn copy_encodes_the_source_and_keeps_encryption() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("<CopyObjectResult><ETag>\"x\"</ETag></CopyObjectResult>"),
+        )
+        .mount(&server)
+        .await;
+    let storage = storage(&server, Some(Sse::S3), Some("STANDARD_IA"));
+    storage
+        .copy(&key("dir/a b+c.txt"), &key("dir/copy.txt"))
+        .await
+        .unwrap();
+    let requests = server.received_requests().await.unwrap();
+    let request = &requests[0];
+    assert_eq!(
+        header(request, "x-amz-copy-source").as_deref(),
+        Some("seam-test/dir/a%20b%2Bc.txt")
+    );
+    assert_eq!(
+        header(request, "x-amz-server-side-encryption").as_deref(),
+        Some("AES256")
+    );
+    assert_eq!(
+        header(request, "x-amz-storage-class").as_deref(),
+        Some("STANDARD_IA")
+    );
+}
+
+fn s3_error(status: u16, code: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_string(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>\
+         <Message>{code} happened</Message><RequestId>r</RequestId></Error>"
+    ))
+}
+
+#[tokio::test]
+async fn error_answers_are_classified() {
+    let cases = [
+        (
+            s3_error(503, "SlowDown").insert_header("Retry-After", "3"),
+            ErrorKind::RateLimited {
+                retry_after: Some(Duration::from_secs(3)),
+            },
+        ),
+        (s3_error(500, "InternalError"), ErrorKind::Transient),
+        (s3_error(403, "AccessDenied"), ErrorKind::Forbidden),
+        (
+            s3_error(403, "SignatureDoesNotMatch"),
+            ErrorKind::Unauthorized,
+        ),
+        (s3_error(403, "InvalidAccessKeyId"), ErrorKind::Unauthorized),
+        (s3_error(404, "NoSuchKey"), ErrorKind::NotFound),
+        (s3_error(404, "NoSuchBucket"), ErrorKind::Unavailable),
+        (
+            s3_error(412, "PreconditionFailed"),
+            ErrorKind::AlreadyExists,
+        ),
+        (s3_error(400, "InvalidArgument"), ErrorKind::Invalid),
+        (s3_error(405, "MethodNotAllowed"), ErrorKind::Permanent),
+    ];
+    for (answer, kind) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("PUT"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        let storage = storage(&server, None, None);
+        let error = storage
+            .put_bytes(&key("a"), "x".into(), PutOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), kind, "{error}");
+        if kind == ErrorKind::AlreadyExists {
+            assert!(matches!(error, Error::AlreadyExists { .. }));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_slow_server_is_a_timeout() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .mount(&server)
+        .await;
+    let mut config = S3Config::new("seam-test", "us-east-1", "a", SecretString::new("s".into()))
+        .with_endpoint(server.uri());
+    config.operation_timeout = Duration::from_millis(200);
+    let storage = config.build().unwrap();
+    let error = storage.get_bytes(&key("slow")).await.unwrap_err();
+    assert!(
+        matches!(error, Error::Timeout(after) if after == Duration::from_millis(200)),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn resume_pages_through_list_parts() {
+    let server = MockServer::start().await;
+    let page = |parts: &[(u16, &str)], next: Option<&str>| {
+        let parts: String = parts
+            .iter()
+            .map(|(n, etag)| {
+                format!("<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag><Size>5242880</Size></Part>")
+            })
+            .collect();
+        let paging = match next {
+            Some(marker) => {
+                format!(
+                    "<IsTruncated>true</IsTruncated><NextPartNumberMarker>{marker}</NextPartNumberMarker>"
+                )
+            }
+            None => "<IsTruncated>false</IsTruncated>".to_owned(),
+        };
+        ResponseTemplate::new(200).set_body_string(format!(
+            "<ListPartsResult><Bucket>seam-test</Bucket><Key>big.bin</Key>\
+             <UploadId>u-1</UploadId>{paging}{parts}</ListPartsResult>"
+        ))
+    };
+    Mock::given(method("GET"))
+        .and(path("/seam-test/big.bin"))
+        .and(wiremock::matchers::query_param("part-number-marker", "2"))
+        .respond_with(page(&[(3, "\"c\"")], None))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/seam-test/big.bin"))
+        .and(wiremock::matchers::query_param("uploadId", "u-1"))
+        .respond_with(page(&[(1, "\"a\""), (2, "\"b\"")], Some("2")))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let storage = storage(&server, None, None);
+    let upload = storage.resume(&key("big.bin"), "u-1").await.unwrap();
+    let parts: Vec<_> = upload
+        .completed_parts()
+        .into_iter()
+        .map(|part| (part.number, part.etag, part.size))
+        .collect();
+    assert_eq!(
+        parts,
+        vec![
+            (1, "\"a\"".to_owned(), 5_242_880),
+            (2, "\"b\"".to_owned(), 5_242_880),
+            (3, "\"c\"".to_owned(), 5_242_880),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn resuming_an_unknown_upload_is_not_found() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(s3_error(404, "NoSuchUpload"))
+        .mount(&server)
+        .await;
+    let storage = storage(&server, None, None);
+    let error = storage.resume(&key("big.bin"), "gone").await.unwrap_err();
+    assert!(matches!(error, Error::NotFound { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn completing_in_create_mode_sends_if_none_match() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::query_param("uploadId", "u-1"))
+        .respond_with(s3_error(412, "PreconditionFailed"))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200).insert_header("ETag", "\"p1\""))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            "<ListPartsResult><UploadId>u-1</UploadId><IsTruncated>false</IsTruncated></ListPartsResult>",
+        ))
+        .mount(&server)
+        .await;
+    let storage = storage(&server, None, None);
+    let mut upload = storage.resume(&key("big.bin"), "u-1").await.unwrap();
+    assert_eq!(upload.completed_parts(), vec![]);
+    upload.set_mode(PutMode::Create);
+    upload.upload_part(1, "part".into()).await.unwrap();
+    let error = upload.complete().await.unwrap_err();
+    assert!(matches!(error, Error::AlreadyExists { .. }), "{error}");
+    let requests = server.received_requests().await.unwrap();
+    let complete = requests
+        .iter()
+        .find(|request| request.method.as_str() == "POST")
+        .unwrap();
+    assert_eq!(header(complete, "if-none-match").as_deref(), Some("*"));
+    let body = String::from_utf8_lossy(&complete.body);
+    assert!(body.contains("<PartNumber>1</PartNumber>"), "{body}");
+    assert!(body.contains("p1"), "{body}");
+}
