@@ -74,12 +74,11 @@ impl S3Error {
                 }
             }
             SdkError::TimeoutError(_) => Self::Timeout { op, after: timeout },
-            SdkError::DispatchFailure(failure) => match failure.as_connector_error() {
-                Some(connector) if connector.is_timeout() => Self::Timeout { op, after: timeout },
-                _ => Self::Dispatch {
-                    op,
-                    source: Box::new(SdkError::<E>::DispatchFailure(failure)),
-                },
+            // A dispatch failure (connect refused or timed out, DNS, TLS) happened before
+            // S3 saw the request, so it is transient even when it was a connect timeout.
+            SdkError::DispatchFailure(failure) => Self::Dispatch {
+                op,
+                source: Box::new(SdkError::<E>::DispatchFailure(failure)),
             },
             SdkError::ResponseError(context) => Self::Response {
                 op,

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use seam_core::{ExposeSecret, SharedClock, SystemClock};
+use seam_core::{ExposeSecret, Health, HealthCheck, SharedClock, SystemClock};
 use seam_storage::{
     ByteRange, ByteStream, Error, GetOptions, GetResult, ListOptions, ListPage, ObjectKey,
     ObjectMeta, ObjectStorage, PutMode, PutOptions, PutResult, Result, SignedMethod, SignedUrl,
@@ -401,6 +401,15 @@ impl S3Storage {
         mut reader: PartReader,
         options: &PutOptions,
     ) -> Result<PutResult> {
+        // `If-None-Match` is only checked at completion: fail before sending gigabytes
+        // when the key is taken already (the condition still guards the race).
+        if options.mode == PutMode::Create {
+            match self.head_inner(key).await {
+                Ok(_) => return Err(Error::already_exists(key)),
+                Err(error) if error.is_not_found() => {}
+                Err(error) => return Err(error),
+            }
+        }
         let mut upload = self.start_upload_inner(key, options).await?;
         let outcome = match upload.upload_stream(&mut reader).await {
             Ok(()) => upload.complete_inner().await,
@@ -847,6 +856,32 @@ impl ObjectStorage for S3Storage {
         METRICS
             .call("signed_url", self.signed_url_inner(method, key, expires_in))
             .await
+    }
+}
+
+#[async_trait]
+impl HealthCheck for S3Storage {
+    fn name(&self) -> &str {
+        "storage-s3"
+    }
+
+    /// `HeadBucket`: the server answers, the credentials are accepted and the bucket
+    /// exists.
+    async fn check(&self) -> Health {
+        let inner = &self.inner;
+        match inner
+            .client
+            .head_bucket()
+            .bucket(&inner.bucket)
+            .send()
+            .await
+        {
+            Ok(_) => Health::up(),
+            Err(error) => {
+                let error = self.sdk_error("head_bucket", error, None);
+                Health::down(format!("bucket {}: {error}", inner.bucket))
+            }
+        }
     }
 }
 

@@ -126,3 +126,20 @@ fn build_refuses_a_bad_configuration_naming_each_problem() {
         assert!(message.contains(needle), "{needle} missing in {message}");
     }
 }
+
+#[tokio::test]
+async fn the_health_check_heads_the_bucket() {
+    use seam_core::{HealthCheck, HealthStatus};
+
+    let storage = crate::test_storage();
+    assert_eq!(storage.name(), "storage-s3");
+    assert_eq!(storage.check().await.status, HealthStatus::Up);
+
+    let mut config = test_config();
+    config.secret_access_key = SecretString::new("not-the-secret".into());
+    let health = config.build().unwrap().check().await;
+    assert_eq!(health.status, HealthStatus::Down);
+    let detail = health.detail.unwrap_or_default();
+    assert!(detail.contains("seam-test"), "{detail}");
+    assert!(!detail.contains("not-the-secret"), "{detail}");
+}
