@@ -454,17 +454,35 @@ impl ObjectStoreStorage {
         };
         let result = match self.store.get_opts(&path, get_options).await {
             Ok(result) => result,
-            Err(error) => {
-                let error = self.fail("get", Some(key), error);
+            Err(source) => {
+                let error = self.fail("get", Some(key), source);
+                let Some(range) = range else {
+                    return Err(error);
+                };
+                if error.is_not_found() {
+                    return Err(error);
+                }
                 // Backends word an unsatisfiable range differently (416, a local
                 // "range starting at"): the size decides.
-                if let Some(range) = range
-                    && !error.is_not_found()
-                    && let Ok(meta) = self.head_inner(key).await
+                let Ok(meta) = self.head_inner(key).await else {
+                    return Err(error);
+                };
+                let bytes = range.resolve(meta.size)?;
+                if !(matches!(range, ByteRange::Suffix { .. })
+                    && matches!(error, Error::Transient { .. }))
                 {
-                    range.resolve(meta.size)?;
+                    return Err(error);
                 }
-                return Err(error);
+                // Some servers (s3s-fs) fail a suffix longer than the object with a
+                // 500: ask once more for the same bytes as a bounded range.
+                let bounded = object_store::GetOptions {
+                    range: Some(GetRange::Bounded(bytes)),
+                    ..Default::default()
+                };
+                self.store
+                    .get_opts(&path, bounded)
+                    .await
+                    .map_err(|source| self.fail("get", Some(key), source))?
             }
         };
         let size = result.meta.size;

@@ -3,6 +3,7 @@
 
 mod behaviour;
 mod config;
+mod conformance;
 mod errors;
 mod local;
 mod s3;
