@@ -40,8 +40,9 @@ start() {
   if answers; then log "answers on http://$HOST:$PORT"; return 0; fi
   ensure_installed
   log "starting on http://$HOST:$PORT, log $LOG"
-  (cd "$APP" && SEAM_OIDC_HOST=$HOST SEAM_OIDC_PORT=$PORT nohup node server.js >"$LOG" 2>&1 &
-    echo $! >"$PIDFILE")
+  # A simple command in the background, so that $! is node's own pid.
+  (cd "$APP" && { SEAM_OIDC_HOST=$HOST SEAM_OIDC_PORT=$PORT nohup node server.js >"$LOG" 2>&1 &
+    echo $! >"$PIDFILE"; })
   for _ in $(seq 1 150); do # 30 s
     if answers; then log "answers on http://$HOST:$PORT"; return 0; fi
     if [ -f "$PIDFILE" ] && ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then

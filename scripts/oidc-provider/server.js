@@ -3,8 +3,8 @@
 // interaction page, POST `prompt=login&login=<account>`, POST `prompt=consent`).
 //
 // Accounts: every login name is an account. `alice` has e-mail `alice@seam.test`; a
-// login containing `@` is its own e-mail; a login starting with `unverified-` has
-// `email_verified: false`. So each test can sign in as a user of its own.
+// login containing `@` is its own e-mail; `unverified-<login>` is another account with
+// the e-mail of `<login>`, not verified. So each test can sign in as a user of its own.
 //
 // Client `seam-test` (secret `seam-test-secret`, or SEAM_OIDC_CLIENT_SECRET) is a
 // native client: any loopback redirect URI `http://127.0.0.1:<any port>/auth/callback`
@@ -27,8 +27,11 @@ function signingKey() {
 }
 
 function claimsOf(login) {
-  const email = login.includes('@') ? login : `${login}@seam.test`;
-  const name = login.split('@')[0];
+  // `unverified-<x>` claims the same address as `<x>`, unverified: the account
+  // take-over a client must refuse.
+  const base = login.replace(/^unverified-/, '');
+  const email = base.includes('@') ? base : `${base}@seam.test`;
+  const name = base.split('@')[0];
   return {
     sub: login,
     email,

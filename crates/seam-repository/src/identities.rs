@@ -176,13 +176,13 @@ impl IdentityRepository for MemoryIdentities {
         let key = (provider.to_owned(), subject.to_owned());
         // A link left by a deleted user does not block a new one.
         let stale = self.links().get(&key).map(|existing| existing.user_id);
-        if let Some(owner) = stale {
-            if self.user_exists(owner).await? {
-                return Err(Error::already_exists(
-                    "identity",
-                    format!("{provider} {subject}"),
-                ));
-            }
+        if let Some(owner) = stale
+            && self.user_exists(owner).await?
+        {
+            return Err(Error::already_exists(
+                "identity",
+                format!("{provider} {subject}"),
+            ));
         }
         let identity = ExternalIdentity {
             provider: key.0.clone(),
