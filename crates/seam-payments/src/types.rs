@@ -543,6 +543,31 @@ impl Payment {
         }
     }
 
+    /// A payment record as a provider reports it, with nothing captured, refunded or
+    /// failed and no metadata yet (set the public fields next); for adapters.
+    pub fn record(
+        id: PaymentId,
+        amount: Money,
+        status: PaymentStatus,
+        capture: CaptureMode,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        let zero = Money::zero(amount.currency());
+        Self {
+            id,
+            amount,
+            amount_captured: zero,
+            amount_refunded: zero,
+            status,
+            capture,
+            failure: None,
+            customer: None,
+            metadata: BTreeMap::new(),
+            description: None,
+            created_at,
+        }
+    }
+
     /// The order this payment pays for (metadata [`ORDER_REFERENCE_KEY`]).
     pub fn order_reference(&self) -> Option<&str> {
         self.metadata.get(ORDER_REFERENCE_KEY).map(String::as_str)
@@ -667,7 +692,27 @@ pub struct Refund {
 }
 
 impl Refund {
-    /// A refund record; for adapters.
+    /// A refund record as a provider reports it, without reason or metadata (set the
+    /// public fields next); for adapters.
+    pub fn record(
+        id: RefundId,
+        payment_id: PaymentId,
+        amount: Money,
+        status: RefundStatus,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            payment_id,
+            amount,
+            status,
+            reason: None,
+            metadata: BTreeMap::new(),
+            created_at,
+        }
+    }
+
+    /// A refund record for `request`; for adapters.
     pub fn new(
         id: RefundId,
         request: &CreateRefund,
