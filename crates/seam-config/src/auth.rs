@@ -30,6 +30,8 @@ pub struct AuthSettings {
     pub trusted: Vec<TrustedIssuerSettings>,
     /// JWKS caching for the trusted issuers.
     pub jwks: JwksSettings,
+    /// OpenID Connect sign-in (`/auth/login`); absent, sign-in is off.
+    pub oidc: Option<crate::oidc::OidcSettings>,
 }
 
 impl Default for AuthSettings {
@@ -43,6 +45,7 @@ impl Default for AuthSettings {
             issuer: IssuerSettings::default(),
             trusted: Vec::new(),
             jwks: JwksSettings::default(),
+            oidc: None,
         }
     }
 }
@@ -267,6 +270,7 @@ impl AuthSettings {
                     .to_owned(),
             );
         }
+        problems.extend(self.oidc.iter().flat_map(|oidc| oidc.problems()));
         problems
     }
 }

@@ -20,6 +20,7 @@ mod auth;
 mod error;
 mod integrations;
 mod loader;
+mod oidc;
 mod settings;
 mod storage;
 
@@ -33,6 +34,7 @@ pub use integrations::{
     QueueBackend, QueueSettings, RedisQueueSettings, SendgridSettings, SmtpSecurity, SmtpSettings,
 };
 pub use loader::{CONFIG_DIR_VAR, ConfigLoader, ENV_PREFIX, ENVIRONMENT_VAR, Validate};
+pub use oidc::{OidcClaimNames, OidcEndpoints, OidcSettings, OidcTokenKey};
 pub use settings::{DatabaseBackend, DatabaseSettings, ServerSettings, Settings, WorkerSettings};
 pub use storage::{
     DEFAULT_MAX_UPLOAD_BYTES, MAX_UPLOAD_BYTES_LIMIT, MirrorMode, MirrorSettings, StorageBackend,
