@@ -207,9 +207,14 @@ pub struct ObjectStoreConfig {
     /// Parts uploaded at the same time in a multipart upload.
     #[serde(default = "default_max_concurrent_parts")]
     pub max_concurrent_parts: usize,
-    /// The longest one HTTP request may take, body included (remote backends).
+    /// The longest one HTTP request may take, body included (remote backends). It
+    /// bounds the largest object a `get` can stream at the network's speed: raise it
+    /// for very large objects; `read_timeout` catches a stalled transfer.
     #[serde(default = "default_request_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// The longest wait for the next bytes of a response (remote backends).
+    #[serde(default = "default_read_timeout", with = "humantime_serde")]
+    pub read_timeout: Duration,
     /// The longest wait for a connection (remote backends).
     #[serde(default = "default_connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
@@ -231,7 +236,11 @@ fn default_max_concurrent_parts() -> usize {
 }
 
 fn default_request_timeout() -> Duration {
-    Duration::from_secs(60)
+    Duration::from_secs(300)
+}
+
+fn default_read_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 fn default_connect_timeout() -> Duration {
@@ -247,6 +256,7 @@ impl ObjectStoreConfig {
             part_size: default_part_size(),
             max_concurrent_parts: default_max_concurrent_parts(),
             request_timeout: default_request_timeout(),
+            read_timeout: default_read_timeout(),
             connect_timeout: default_connect_timeout(),
             retry: RetrySettings::default(),
         }
@@ -287,6 +297,9 @@ impl ObjectStoreConfig {
         }
         if self.request_timeout.is_zero() {
             problems.push("`request_timeout` must be more than 0".to_owned());
+        }
+        if self.read_timeout.is_zero() {
+            problems.push("`read_timeout` must be more than 0".to_owned());
         }
         if self.connect_timeout.is_zero() {
             problems.push("`connect_timeout` must be more than 0".to_owned());

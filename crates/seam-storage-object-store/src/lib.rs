@@ -157,6 +157,7 @@ impl ObjectStoreConfig {
         }
         let client = ClientOptions::new()
             .with_timeout(self.request_timeout)
+            .with_read_timeout(self.read_timeout)
             .with_connect_timeout(self.connect_timeout);
         let retry = RetryConfig {
             backoff: BackoffConfig {

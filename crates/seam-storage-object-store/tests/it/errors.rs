@@ -191,3 +191,84 @@ async fn the_local_sidecar_tree_is_reserved_and_hidden() {
         "the sidecar is removed"
     );
 }
+
+/// A scripted S3 endpoint answering every request with `template`.
+async fn scripted(
+    template: wiremock::ResponseTemplate,
+) -> (
+    wiremock::MockServer,
+    seam_storage_object_store::ObjectStoreStorage,
+) {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(template)
+        .mount(&server)
+        .await;
+    let storage = s3_config(&server.uri(), &s3_access_key(), &s3_secret_key())
+        .build()
+        .unwrap();
+    (server, storage)
+}
+
+fn s3_error(status: u16, code: &str) -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(status)
+        .insert_header("content-type", "application/xml")
+        .set_body_string(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>scripted</Message></Error>"
+        ))
+}
+
+#[tokio::test]
+async fn slow_down_and_429_are_rate_limited() {
+    for template in [s3_error(503, "SlowDown"), s3_error(429, "TooManyRequests")] {
+        let (_server, storage) = scripted(template).await;
+        let key = ObjectKey::parse("it-scripted/a.txt").unwrap();
+        let error = storage.get_bytes(&key).await.unwrap_err();
+        assert!(matches!(error, Error::RateLimited { .. }), "{error:?}");
+        let error = storage.list(ListOptions::prefix("it-")).await.unwrap_err();
+        assert!(matches!(error, Error::RateLimited { .. }), "{error:?}");
+    }
+}
+
+#[tokio::test]
+async fn server_errors_are_transient() {
+    for status in [500, 502, 503] {
+        let (_server, storage) = scripted(s3_error(status, "InternalError")).await;
+        let key = ObjectKey::parse("it-scripted/a.txt").unwrap();
+        let error = storage
+            .put_bytes(&key, Bytes::from_static(b"x"), PutOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Transient, "{status}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn access_denied_is_forbidden() {
+    let (_server, storage) = scripted(s3_error(403, "AccessDenied")).await;
+    let key = ObjectKey::parse("it-scripted/a.txt").unwrap();
+    let error = storage.get_bytes(&key).await.unwrap_err();
+    assert!(matches!(error, Error::Forbidden(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out() {
+    // Accepts connections and reads requests, never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut config = s3_config(&endpoint, &s3_access_key(), &s3_secret_key());
+    config.request_timeout = Duration::from_millis(300);
+    config.read_timeout = Duration::from_millis(300);
+    let storage = config.build().unwrap();
+    let key = ObjectKey::parse("it-silent/a.txt").unwrap();
+    let error = storage.get_bytes(&key).await.unwrap_err();
+    assert!(matches!(error, Error::Timeout(_)), "{error:?}");
+    assert!(error.is_retryable());
+    silent.abort();
+}
