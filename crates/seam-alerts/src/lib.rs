@@ -10,11 +10,15 @@
 //! - [`InMemoryAlerts`]: keeps incidents and every call in memory; the fake for tests.
 //! - [`LogAlerts`]: logs alerts with `tracing`; the embedded default when nobody is paged.
 //! - `conformance` (feature `conformance`): the suite every adapter's test runs.
+//! - [`condition::ConditionAlert`]: one alert per occurrence of a condition checked
+//!   periodically (a dead-letter queue above its limit, a dependency down for longer
+//!   than allowed), with a grace period, resolved when it clears.
 //! - `breaker` (feature `resilience`): alerts when a circuit breaker opens, resolved
 //!   when it closes.
 
 #[cfg(feature = "resilience")]
 pub mod breaker;
+pub mod condition;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod error;

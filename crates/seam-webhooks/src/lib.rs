@@ -103,21 +103,19 @@ impl Provider {
         }
     }
 
-    /// The HTTP status to answer a request that failed verification, as each scheme's
-    /// documentation shows it:
+    /// The HTTP status to answer a request that failed verification:
     ///
-    /// - Stripe: `400` ("return a 400 Bad Request" in Stripe's webhook guide);
-    /// - Standard Webhooks: `400` (the Svix/Standard Webhooks examples answer 400);
+    /// - Stripe: `400` (Stripe's webhook guide answers a failed check with 400);
+    /// - Standard Webhooks: `400` (the Svix / Standard Webhooks examples answer 400);
     /// - GitHub: `401` (GitHub's and Octokit's verification examples answer 401);
-    /// - SendGrid: `403` (Twilio SendGrid's verification example answers 403).
+    /// - SendGrid: `400` (SendGrid documents no status; 400, as for the other schemes).
     ///
-    /// Never a 5xx: a sender would retry a 5xx, and a forged request must not look
-    /// like an outage. Every one of these is a final answer to the sender.
+    /// Never a 5xx nor a 429: a forged or stale request is the sender's fault, and must
+    /// not look like an outage of ours on dashboards, alerts or a circuit breaker.
     pub fn rejection_status(&self) -> u16 {
         match self {
-            Self::Stripe | Self::StandardWebhooks => 400,
+            Self::Stripe | Self::StandardWebhooks | Self::Sendgrid => 400,
             Self::Github => 401,
-            Self::Sendgrid => 403,
         }
     }
 }

@@ -2,4 +2,5 @@
 //! with a real circuit breaker.
 
 mod breaker;
+mod condition;
 mod conformance;
