@@ -11,12 +11,14 @@
 //! 5. [`ops_router`]: `/health*` and `/metrics`; [`shutdown_signal`]: SIGTERM/Ctrl-C.
 
 mod adapters;
+pub mod auth;
 
 use std::sync::Arc;
 
 use axum::Router;
 
 pub use adapters::{Adapters, QueuePorts};
+pub use auth::AuthComponents;
 pub use seam_config::{
     CacheBackend, ConfigError, ConfigLoader, DatabaseBackend, EmailBackend, QueueBackend, Settings,
 };

@@ -3,6 +3,7 @@
 //!
 //! Tests build the application on port 0 and talk HTTP to it.
 
+mod auth;
 mod error;
 mod json;
 mod openapi;
@@ -18,7 +19,7 @@ use axum::Router;
 use axum::http::{HeaderName, StatusCode};
 use axum::routing::get;
 use seam_orders::OrderService;
-use seam_wiring::{Adapters, Infrastructure, Settings, StartupError};
+use seam_wiring::{Adapters, AuthComponents, Infrastructure, Settings, StartupError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
@@ -29,6 +30,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use auth::{ADMIN_ROLE, JWKS_PATH};
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 pub use orders::{IDEMPOTENCY_KEY, OrderView, PlaceOrderRequest};
@@ -70,7 +72,8 @@ impl Application {
         };
         let server = &infrastructure.settings.server;
         let listener = seam_wiring::bind(server.address()).await?;
-        let router = router(&infrastructure, state);
+        let auth = seam_wiring::AuthComponents::build(&infrastructure.settings)?;
+        let router = router(&infrastructure, state, &auth);
         Ok(Self {
             listener,
             shutdown_timeout: server.shutdown_timeout,
@@ -119,7 +122,7 @@ impl Application {
 }
 
 /// The API's routes and middleware.
-fn router(infrastructure: &Infrastructure, state: AppState) -> Router {
+fn router(infrastructure: &Infrastructure, state: AppState, auth: &AuthComponents) -> Router {
     let server = &infrastructure.settings.server;
     let middleware = ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new([
@@ -168,6 +171,7 @@ fn router(infrastructure: &Infrastructure, state: AppState) -> Router {
         )
         .route("/openapi.json", get(openapi::openapi_json))
         .with_state(state);
+    let api = auth::layer(api, &infrastructure.settings, auth, None);
     seam_wiring::ops_router(infrastructure.health.clone())
         .merge(api)
         .fallback(problem::not_found)

@@ -5,11 +5,15 @@
 //! seam migrate down [--to VERSION] revert migrations, newest first (default: all)
 //! seam migrate status              list migrations, applied or pending
 //! seam seed                        load demo data (idempotent)
+//! seam token issue --user ID [--role R]... [--ttl 1h]
+//!                                  print an access token for the API
 //! ```
 //!
 //! The database comes from the same configuration as the services (`config/`,
 //! `SEAM_ENV`, `SEAM_*` variables); `--database-url` overrides it.
 //! Exit codes: 0 success, 1 failure, 2 bad usage or configuration.
+
+mod token;
 
 use std::process::ExitCode;
 
@@ -43,6 +47,11 @@ enum Command {
     Dlq {
         #[command(subcommand)]
         action: Dlq,
+    },
+    /// Access tokens for the API.
+    Token {
+        #[command(subcommand)]
+        action: token::Token,
     },
 }
 
@@ -150,10 +159,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         };
         settings.database.url = Some(SecretString::from(url));
     }
+    let command = match cli.command {
+        Command::Token { action } => return token::run(&settings, action),
+        command => command,
+    };
     let config = seam_wiring::sql_config(&settings);
     config.validate().map_err(Failure::usage)?;
     let database = Database::connect(&config).await.map_err(Failure::failed)?;
-    let result = execute(&settings, &database, cli.command).await;
+    let result = execute(&settings, &database, command).await;
     database.close().await;
     result
 }
@@ -325,6 +338,7 @@ async fn execute(
             }
         }
         Command::Dlq { action } => dlq(settings, database, action).await?,
+        Command::Token { action } => token::run(settings, action)?,
         Command::Seed => {
             let summary = database.seed().await.map_err(failed)?;
             println!("{target}: seeded: {summary}");

@@ -1,6 +1,7 @@
 //! End-to-end tests of the API: the application built on port 0, and the real binary.
 
 mod app;
+mod auth;
 mod binary;
 mod orders;
 mod users;
@@ -35,6 +36,28 @@ pub(crate) async fn seeded_settings(data_dir: &std::path::Path) -> Settings {
     settings
 }
 
+/// An access token for an admin, signed by the issuer `settings` configure (the
+/// development key under the data folder, which the application then uses too).
+pub(crate) fn admin_token(settings: &Settings) -> String {
+    let mut request = seam_wiring::auth::TokenRequest::new("test-admin");
+    request.roles.insert(seam_api::ADMIN_ROLE.to_owned());
+    let token = seam_wiring::auth::issue_token(settings, &request).expect("a token is issued");
+    seam_core::ExposeSecret::expose_secret(&token.token).clone()
+}
+
+/// A client sending `Authorization: Bearer <token>` with every request.
+pub(crate) fn authorized_client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut value: reqwest::header::HeaderValue =
+        format!("Bearer {token}").parse().expect("a token is a header value");
+    value.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("the HTTP client builds")
+}
+
 /// A running application and what is needed to talk to it and stop it.
 pub(crate) struct TestApp {
     pub(crate) address: SocketAddr,
@@ -46,13 +69,14 @@ pub(crate) struct TestApp {
 impl TestApp {
     pub(crate) async fn spawn(settings: Settings) -> Self {
         seam_testkit::init_test_logging();
+        let token = admin_token(&settings);
         let app = Application::build(settings).await.expect("the API builds");
         let address = app.local_addr();
         let shutdown = app.shutdown_token();
         let task = tokio::spawn(app.run_until_stopped());
         Self {
             address,
-            client: reqwest::Client::new(),
+            client: authorized_client(&token),
             shutdown,
             task,
         }
