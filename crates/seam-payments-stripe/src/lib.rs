@@ -31,13 +31,17 @@
 //! | --- | --- |
 //! | 402, or `card_error` | [`Error::CardDeclined`] with `decline_code` (else `code`) and the intent's id |
 //! | `idempotency_error` | [`Error::IdempotencyConflict`] |
-//! | 400 `payment_intent_unexpected_state`, `charge_already_refunded`, `charge_disputed`, `charge_already_captured`; `amount_too_large` on a refund | [`Error::InvalidState`] |
+//! | 400 `payment_intent_unexpected_state`, `charge_already_refunded`, `charge_disputed`, `charge_already_captured`, `charge_not_refundable`; on a refund, `amount_too_large` or a code-less error on `param: amount` | [`Error::InvalidState`] |
 //! | 404, `resource_missing` | [`Error::NotFound`] |
 //! | other 400 | [`Error::Invalid`] with Stripe's message |
 //! | 401, 403 | [`Error::Unauthorized`] |
 //! | 429 | [`Error::RateLimited`] with `Retry-After` |
 //! | 409 (concurrent use of a key), 5xx, connection failure | [`Error::Transient`] |
 //! | no answer within `timeout` | [`Error::Timeout`] |
+//!
+//! A refund's amount is checked here first (positive, the payment's currency), so the
+//! only reason left for Stripe to refuse it is that it exceeds what is still refundable
+//! — which Stripe reports without a `code`, naming only `param: amount`.
 //!
 //! Nothing sensitive is logged: not the key, not the token; Stripe's own messages are
 //! safe (it masks keys itself).
@@ -221,6 +225,7 @@ struct ApiError {
     code: Option<String>,
     decline_code: Option<String>,
     message: Option<String>,
+    param: Option<String>,
     payment_intent: Option<Value>,
 }
 
@@ -309,7 +314,10 @@ impl StripeError {
                 | "charge_already_captured"
                 | "charge_disputed"
                 | "charge_expired_for_capture"
-        ) || (op == Op::Refund && code == "amount_too_large");
+                | "charge_not_refundable"
+        ) || (op == Op::Refund
+            && (code == "amount_too_large"
+                || (code.is_empty() && error.param.as_deref() == Some("amount"))));
         if state_conflict {
             Error::invalid_state(message)
         } else {
@@ -893,6 +901,23 @@ mod tests {
         assert!(matches!(
             api(400, "invalid_request_error", "amount_too_large").into_port(Op::Capture, None),
             Error::Invalid(_)
+        ));
+        let over_refund = StripeError::Api {
+            status: StatusCode::BAD_REQUEST,
+            error: Box::new(ApiError {
+                error_type: "invalid_request_error".to_owned(),
+                param: Some("amount".to_owned()),
+                message: Some(
+                    "Refund amount ($20.00) is greater than unrefunded amount on charge ($5.00)"
+                        .to_owned(),
+                ),
+                ..ApiError::default()
+            }),
+            retry_after: None,
+        };
+        assert!(matches!(
+            over_refund.into_port(Op::Refund, None),
+            Error::InvalidState(_)
         ));
         assert!(matches!(
             api(409, "invalid_request_error", "lock_timeout").into_port(Op::Create, None),

@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use seam_core::SharedClock;
 use seam_domain::Money;
 use seam_resilience::{
-    CircuitBreaker, CircuitBreakerConfig, ConfigError, Pipeline, ResilienceError, Retry,
+    CircuitBreaker, CircuitBreakerConfig, ConfigError, Pipeline, ResilienceConfig, ResilienceError,
     RetryConfig,
 };
 
@@ -61,6 +61,16 @@ pub fn classic_retry_config() -> RetryConfig {
     }
 }
 
+/// The whole classic configuration: [`classic_retry_config`], [`classic_breaker_config`],
+/// a 30 s limit on a whole call (retries included), no bulkhead or rate limit.
+pub fn classic_config() -> ResilienceConfig {
+    ResilienceConfig {
+        retry: classic_retry_config(),
+        circuit_breaker: classic_breaker_config(),
+        ..ResilienceConfig::default()
+    }
+}
+
 /// A [`PaymentService`] whose calls go through a resilience [`Pipeline`]; see the
 /// [module documentation](self).
 #[derive(Debug, Clone)]
@@ -76,20 +86,31 @@ impl ResilientPayments {
         Self { inner, pipeline }
     }
 
-    /// Wraps `inner` in the classic retry and breaker ([`classic_retry_config`],
-    /// [`classic_breaker_config`]), named [`BREAKER_NAME`].
+    /// Wraps `inner` in the policies `config` describes (the `[payments.resilience]`
+    /// section of a config file), named [`BREAKER_NAME`].
     ///
     /// # Errors
     ///
-    /// Never with the built-in configs; the `Result` is for symmetry with config-built pipelines.
+    /// A [`ConfigError`] naming the first field out of range.
+    pub fn from_config(
+        inner: Arc<DynPaymentService>,
+        config: &ResilienceConfig,
+        clock: SharedClock,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self::new(
+            inner,
+            Pipeline::from_config(BREAKER_NAME, config, clock)?,
+        ))
+    }
+
+    /// Wraps `inner` in [`classic_config`]: the classic retry and breaker, and a 30 s
+    /// limit on a whole call, retries included.
+    ///
+    /// # Errors
+    ///
+    /// Never with the built-in config; the `Result` is that of [`Self::from_config`].
     pub fn classic(inner: Arc<DynPaymentService>, clock: SharedClock) -> Result<Self, ConfigError> {
-        let breaker = CircuitBreaker::new(BREAKER_NAME, &classic_breaker_config(), clock.clone())?;
-        let retry = Retry::from_config(BREAKER_NAME, &classic_retry_config(), clock)?;
-        let pipeline = Pipeline::builder()
-            .retry(retry)
-            .circuit_breaker(breaker)
-            .build();
-        Ok(Self::new(inner, pipeline))
+        Self::from_config(inner, &classic_config(), clock)
     }
 
     /// The circuit breaker, if the pipeline has one: a health check named

@@ -759,13 +759,16 @@ impl MiniStripe {
         }
         let amount = requested.unwrap_or(remaining);
         if amount > remaining {
-            return invalid(
-                "amount_too_large",
+            // Stripe sends no `code` for this one, only `param`.
+            let mut body = error_body(
+                "invalid_request_error",
+                None,
                 &format!(
                     "Refund amount ({amount}) is greater than unrefunded amount on charge ({remaining})"
                 ),
-                Some("amount"),
             );
+            body["error"]["param"] = json!("amount");
+            return (400, body);
         }
         intent.amount_refunded += amount;
         intent.refunds.push(refund_id.clone());

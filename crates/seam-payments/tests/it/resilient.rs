@@ -188,3 +188,27 @@ async fn declines_are_neither_retried_nor_counted_by_the_breaker() {
     assert_eq!(payments.breaker().unwrap().state(), CircuitState::Closed);
     assert!(clock.sleeps().is_empty());
 }
+
+#[tokio::test]
+async fn a_config_file_section_builds_the_same_decorator() {
+    let config: seam_resilience::ResilienceConfig = serde_json::from_value(serde_json::json!({
+        "retry": {"max_attempts": 1},
+        "circuit_breaker": {"failure_count_threshold": 2, "window": "60s", "open_duration": "10s"},
+    }))
+    .unwrap();
+    let clock = ManualClock::new();
+    let flaky = Flaky::new();
+    let payments = ResilientPayments::from_config(flaky.clone(), &config, clock.shared()).unwrap();
+    flaky.set(DOWN);
+    payments.create(&request("tok_visa")).await.unwrap_err();
+    payments.create(&request("tok_visa")).await.unwrap_err();
+    assert_eq!(flaky.calls(), 2, "no retries with max_attempts = 1");
+    let breaker = payments.breaker().unwrap();
+    assert_eq!(breaker.state(), CircuitState::Open);
+    assert_eq!(breaker.name(), "payments");
+    let error = payments
+        .get(&PaymentId::new("pi_x").unwrap())
+        .await
+        .unwrap_err();
+    assert!(error.retry_after().unwrap() <= Duration::from_secs(10));
+}
