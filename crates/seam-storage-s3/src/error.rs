@@ -141,7 +141,9 @@ impl S3Error {
             | "InvalidToken"
             | "TokenRefreshRequired"
             | "AuthorizationHeaderMalformed"
-            | "MissingSecurityHeader" => Error::Unauthorized(self.to_string()),
+            | "MissingSecurityHeader"
+            // s3s-based servers answer an unknown access key with NotSignedUp.
+            | "NotSignedUp" => Error::Unauthorized(self.to_string()),
             "AccessDenied" | "AllAccessDisabled" | "AccountProblem" | "InvalidObjectState" => {
                 Error::Forbidden(self.to_string())
             }

@@ -490,8 +490,22 @@ impl S3Storage {
             .bucket(&inner.bucket)
             .key(self.path(key))
             .send()
-            .await
-            .map_err(|error| self.sdk_error("head_object", error, Some(key)))?;
+            .await;
+        let output = match output {
+            Ok(output) => output,
+            Err(error) => {
+                let error = S3Error::from_sdk("head_object", inner.operation_timeout, error);
+                return Err(match error.status() {
+                    // A HEAD answer has no body, so a 403 does not say whether the
+                    // credentials or the permissions are wrong: a one-byte GET tells.
+                    Some(403) => self
+                        .why_forbidden(key)
+                        .await
+                        .unwrap_or_else(|| error.into_port(Some(key))),
+                    _ => error.into_port(Some(key)),
+                });
+            }
+        };
         let size = non_negative(output.content_length)?;
         Ok(object_meta(
             key.clone(),
@@ -501,6 +515,23 @@ impl S3Storage {
             output.last_modified,
             output.metadata,
         ))
+    }
+
+    /// The error a one-byte GET of `key` answers, when it is an authentication or
+    /// permission error with a code.
+    async fn why_forbidden(&self, key: &ObjectKey) -> Option<Error> {
+        let inner = &self.inner;
+        let error = inner
+            .client
+            .get_object()
+            .bucket(&inner.bucket)
+            .key(self.path(key))
+            .range("bytes=0-0")
+            .send()
+            .await
+            .err()?;
+        let error = S3Error::from_sdk("get_object", inner.operation_timeout, error);
+        matches!(error.status(), Some(401 | 403)).then(|| error.into_port(Some(key)))
     }
 
     async fn get_inner(&self, key: &ObjectKey, options: GetOptions) -> Result<GetResult> {
@@ -520,30 +551,46 @@ impl S3Storage {
                 range.resolve(size)?;
             }
         }
-        let sent = inner
-            .client
-            .get_object()
-            .bucket(&inner.bucket)
-            .key(self.path(key))
-            .set_range(options.range.map(|range| range.to_string()))
-            .send()
-            .await;
-        let output = match sent {
-            Ok(output) => output,
-            Err(error) => {
-                let error = S3Error::from_sdk("get_object", inner.operation_timeout, error);
-                if let (Some(range), Some(416)) = (options.range, error.status()) {
+        let mut asked = options.range;
+        let mut fallback_used = false;
+        let output = loop {
+            let sent = inner
+                .client
+                .get_object()
+                .bucket(&inner.bucket)
+                .key(self.path(key))
+                .set_range(asked.map(|range| range.to_string()))
+                .send()
+                .await;
+            let error = match sent {
+                Ok(output) => break output,
+                Err(error) => S3Error::from_sdk("get_object", inner.operation_timeout, error),
+            };
+            match (asked, error.status()) {
+                (Some(range), Some(416)) => {
                     let size = self.head_inner(key).await?.size;
                     return Err(match range.resolve(size) {
                         Err(unsatisfiable) => unsatisfiable,
                         Ok(_) => Error::RangeNotSatisfiable { size },
                     });
                 }
-                return Err(error.into_port(Some(key)));
+                // Some S3-compatible servers (s3s-fs 0.14) fail with a 500 on a suffix
+                // longer than the object, where S3 answers the whole object: ask once
+                // more for the same bytes as a bounded range.
+                (Some(suffix @ ByteRange::Suffix { .. }), Some(500..=599)) if !fallback_used => {
+                    fallback_used = true;
+                    let size = self.head_inner(key).await?.size;
+                    let bytes = suffix.resolve(size)?;
+                    asked = Some(ByteRange::Bounded {
+                        start: bytes.start,
+                        end_exclusive: bytes.end,
+                    });
+                }
+                _ => return Err(error.into_port(Some(key))),
             }
         };
         let length = non_negative(output.content_length)?;
-        let (range, size) = match (options.range, output.content_range.as_deref()) {
+        let (range, size) = match (asked, output.content_range.as_deref()) {
             (_, Some(content_range)) => parse_content_range(content_range)?,
             (None, None) => (0..length, length),
             (Some(asked), None) => {

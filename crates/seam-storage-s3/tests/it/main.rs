@@ -2,6 +2,7 @@
 //! (s3s-fs on 127.0.0.1:9000, `scripts/s3-server.sh start`), which checks SigV4
 //! signatures, and against wiremock where the exact request headers matter.
 
+mod conformance;
 mod errors;
 mod headers;
 mod multipart;
