@@ -10,15 +10,23 @@
 //! - [`Error`]: one error enum, classified for retry policies ([`seam_core::Classify`]).
 //! - [`memory::InMemoryStorage`]: an in-memory adapter that honours the contract; the fake
 //!   for tests and the embedded default.
+//! - Decorators that implement the same trait: [`tenant::TenantStorage`] (one tenant's
+//!   confined view), [`mirror::MirroredStorage`] (a primary mirrored to a secondary, with
+//!   [`mirror::verify`]), [`metered::MeteredStorage`] (request and byte counters).
+//! - [`cdn::PublicUrls`]: CDN URLs for public objects, signed URLs for the rest.
 //! - `conformance` (feature `conformance`): the suite every adapter's integration test runs.
 
 pub mod body;
+pub mod cdn;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod error;
 pub mod ext;
 pub mod key;
 pub mod memory;
+pub mod metered;
+pub mod mirror;
+pub mod tenant;
 pub mod types;
 
 use std::fmt::Debug;
@@ -28,10 +36,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use body::ByteStream;
+pub use cdn::PublicUrls;
 pub use error::{BoxError, Error, Result};
 pub use ext::{LIST_ALL_LIMIT, ObjectStorageExt};
 pub use key::{BAD_KEYS, MAX_KEY_BYTES, ObjectKey, validate_prefix};
 pub use memory::InMemoryStorage;
+pub use metered::MeteredStorage;
+pub use mirror::{MirrorMode, MirrorOp, MirrorQueue, MirroredStorage, VerifyReport};
+pub use tenant::{TenantId, TenantStorage};
 pub use types::{
     ByteRange, GetOptions, GetResult, ListOptions, ListPage, MAX_METADATA_BYTES, MAX_PAGE_SIZE,
     MAX_SIGNED_URL_EXPIRY, MIN_SIGNED_URL_EXPIRY, ObjectMeta, PutMode, PutOptions, PutResult,
