@@ -346,7 +346,7 @@ impl AlertService for PagerDutyAlerts {
             .await
     }
 
-    #[tracing::instrument(skip_all, fields(dedup_key))]
+    #[tracing::instrument(skip_all, fields(dedup_key = %dedup_key))]
     async fn acknowledge(&self, dedup_key: &str) -> Result<()> {
         METRICS
             .call("acknowledge", async {
@@ -356,7 +356,7 @@ impl AlertService for PagerDutyAlerts {
             .await
     }
 
-    #[tracing::instrument(skip_all, fields(dedup_key))]
+    #[tracing::instrument(skip_all, fields(dedup_key = %dedup_key))]
     async fn resolve(&self, dedup_key: &str) -> Result<()> {
         METRICS
             .call("resolve", async {

@@ -2,6 +2,7 @@
 
 mod api;
 mod conformance;
+mod metrics;
 
 use seam_alerts_pagerduty::{PagerDutyAlerts, PagerDutyConfig};
 use wiremock::MockServer;
