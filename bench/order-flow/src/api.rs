@@ -88,6 +88,16 @@ async fn measure(database: &BenchDatabase) -> anyhow::Result<Verdict> {
     settings.database.backend = DatabaseBackend::Postgres;
     settings.database.url = Some(database.url().into());
     let pool_size = settings.database.max_connections;
+    // seam-api protects /v1/orders: the load carries a token from its own issuer (the
+    // development key under `data_dir`, which both servers below share).
+    let mut token_request = seam_wiring::auth::TokenRequest::new("bench");
+    token_request.ttl = Some(std::time::Duration::from_secs(3600));
+    let token = seam_wiring::auth::issue_token(&settings, &token_request)
+        .context("issuing the bench's access token")?;
+    let authorization = format!(
+        "Bearer {}",
+        seam_core::ExposeSecret::expose_secret(&token.token)
+    );
     // The compared server looks the customer up in the database, as the floor does;
     // the default in-process user cache skips that query, so it is shown apart.
     let cached = Running::start(settings.clone()).await?;
@@ -126,7 +136,7 @@ async fn measure(database: &BenchDatabase) -> anyhow::Result<Verdict> {
         }
     });
 
-    let result = drive(&uncached.url, &cached.url, &floor_url).await;
+    let result = drive(&uncached.url, &cached.url, &floor_url, &authorization).await;
 
     uncached.stop().await;
     cached.stop().await;
@@ -137,8 +147,13 @@ async fn measure(database: &BenchDatabase) -> anyhow::Result<Verdict> {
     result
 }
 
-async fn drive(seam_url: &str, cached_url: &str, floor_url: &str) -> anyhow::Result<Verdict> {
-    let client = load::client(CONNECTIONS)?;
+async fn drive(
+    seam_url: &str,
+    cached_url: &str,
+    floor_url: &str,
+    authorization: &str,
+) -> anyhow::Result<Verdict> {
+    let client = load::client(CONNECTIONS, Some(authorization))?;
     let (requests, warm_up) = (requests(), warm_up());
     println!(
         "== 1. POST /v1/orders on Postgres: {requests} requests per server over {CONNECTIONS} connections, after {warm_up} warm-up"

@@ -43,9 +43,21 @@ impl LoadTotal {
     }
 }
 
-/// A client with up to `connections` pooled connections, no proxy.
-pub(crate) fn client(connections: usize) -> anyhow::Result<reqwest::Client> {
+/// A client with up to `connections` pooled connections, no proxy, sending
+/// `authorization` (an `Authorization` header value) with every request when given.
+pub(crate) fn client(
+    connections: usize,
+    authorization: Option<&str>,
+) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(authorization) = authorization {
+        let mut value = reqwest::header::HeaderValue::from_str(authorization)
+            .context("the Authorization header value")?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
     reqwest::Client::builder()
+        .default_headers(headers)
         .no_proxy()
         .pool_max_idle_per_host(connections)
         .timeout(Duration::from_secs(30))

@@ -80,13 +80,14 @@ impl Api {
             .expect("database opens");
         database.migrate_up().await.expect("migrations apply");
         database.seed().await.expect("seed loads");
+        let client = crate::api_client(&settings);
         let api = Application::build(settings).await.expect("API builds");
         let url = format!("http://{}", api.local_addr());
         let stop = api.shutdown_token();
         let task = tokio::spawn(api.run_until_stopped());
         Self {
             url,
-            client: reqwest::Client::new(),
+            client,
             database,
             stop,
             task,

@@ -32,6 +32,7 @@ impl Stack {
             .expect("database opens");
         database.migrate_up().await.expect("migrations apply");
         database.seed().await.expect("seed loads");
+        let client = crate::api_client(&settings);
         let api = Application::build(settings.clone())
             .await
             .expect("API builds");
@@ -44,7 +45,7 @@ impl Stack {
         stops.push((token, tokio::spawn(worker.run_until_stopped())));
         Self {
             api: url,
-            client: reqwest::Client::new(),
+            client,
             stops,
             database,
         }

@@ -14,6 +14,30 @@ use seam_testkit::process::ServiceProcess;
 use seam_wiring::Settings;
 use serde_json::Value;
 
+/// A client for the API started with `settings`: every request carries a bearer token
+/// from the issuer those settings configure (the API protects `/v1/orders`).
+pub(crate) fn api_client(settings: &Settings) -> reqwest::Client {
+    let token = seam_wiring::auth::issue_token(
+        settings,
+        &seam_wiring::auth::TokenRequest::new("order-worker-tests"),
+    )
+    .expect("a token is issued");
+    let mut value: reqwest::header::HeaderValue = format!(
+        "Bearer {}",
+        seam_core::ExposeSecret::expose_secret(&token.token)
+    )
+    .parse()
+    .expect("a token is a header value");
+    value.set_sensitive(true);
+    reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            value,
+        )]))
+        .build()
+        .expect("the HTTP client builds")
+}
+
 fn settings(data_dir: &Path) -> Settings {
     let mut settings = Settings {
         data_dir: data_dir.to_path_buf(),
