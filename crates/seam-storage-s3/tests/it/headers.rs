@@ -378,3 +378,100 @@ async fn completing_in_create_mode_sends_if_none_match() {
     assert!(body.contains("<PartNumber>1</PartNumber>"), "{body}");
     assert!(body.contains("p1"), "{body}");
 }
+
+/// A server for a streamed multipart upload: create answers `u-1`, parts answer
+/// `part_answer`, abort answers 204.
+async fn multipart_server(part_answer: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::query_param("uploads", ""))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            "<InitiateMultipartUploadResult><UploadId>u-1</UploadId></InitiateMultipartUploadResult>",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(wiremock::matchers::query_param("uploadId", "u-1"))
+        .respond_with(part_answer)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(wiremock::matchers::query_param("uploadId", "u-1"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn small_parts(server: &MockServer) -> S3Storage {
+    let mut config = S3Config::new("seam-test", "us-east-1", "a", SecretString::new("s".into()))
+        .with_endpoint(server.uri());
+    config.multipart_threshold = seam_storage_s3::MIN_PART_SIZE;
+    config.part_size = seam_storage_s3::MIN_PART_SIZE;
+    config.build().unwrap()
+}
+
+/// The multipart calls the server saw: `create`, `part`, `complete`, `abort`.
+async fn multipart_calls(server: &MockServer) -> Vec<&'static str> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|request| {
+            let query = request.url.query().unwrap_or("");
+            match (request.method.as_str(), query.contains("uploadId=u-1")) {
+                ("POST", false) if query.starts_with("uploads") => "create",
+                ("PUT", true) => "part",
+                ("POST", true) => "complete",
+                ("DELETE", true) => "abort",
+                _ => "other",
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failing_body_aborts_the_multipart_upload() {
+    use futures::StreamExt;
+
+    let server = multipart_server(ResponseTemplate::new(200).insert_header("ETag", "\"p\"")).await;
+    let storage = small_parts(&server);
+    let part = bytes::Bytes::from(vec![7u8; seam_storage_s3::MIN_PART_SIZE as usize]);
+    let body = futures::stream::iter([
+        Ok(part.clone()),
+        Ok(part),
+        Err(Error::transient("the source went away")),
+    ])
+    .boxed();
+    let error = storage
+        .put(&key("big.bin"), body, PutOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Transient { message, .. } if message == "the source went away"),
+        "{error}"
+    );
+    // The body failed after two parts were read: the first was sent, then the upload
+    // was aborted, never completed.
+    assert_eq!(
+        multipart_calls(&server).await,
+        ["create", "part", "part", "abort"]
+    );
+}
+
+#[tokio::test]
+async fn a_failing_part_aborts_the_multipart_upload() {
+    let server = multipart_server(s3_error(500, "InternalError")).await;
+    let storage = small_parts(&server);
+    let body = bytes::Bytes::from(vec![1u8; seam_storage_s3::MIN_PART_SIZE as usize + 10]);
+    let error = storage
+        .put_bytes(&key("big.bin"), body, PutOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Transient { .. }), "{error}");
+    let calls = multipart_calls(&server).await;
+    assert_eq!(calls.first(), Some(&"create"), "{calls:?}");
+    assert_eq!(calls.last(), Some(&"abort"), "{calls:?}");
+    assert!(!calls.contains(&"complete"), "{calls:?}");
+}
