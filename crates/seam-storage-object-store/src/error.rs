@@ -2,8 +2,8 @@
 //!
 //! `object_store` classifies 404, 409, 412, 401 and 403 itself; everything else is
 //! `Generic`, wrapping either a transport error ([`HttpError`], whose kind is public) or
-//! a private retry error whose message carries the HTTP status ("... status code: 503
-//! Service Unavailable: <body>"). The status and the S3 error code (`SlowDown`,
+//! a private retry error whose message carries the HTTP status (`... status code: 503
+//! Service Unavailable: ...`). The status and the S3 error code (`SlowDown`,
 //! `NoSuchBucket`, `SignatureDoesNotMatch` ...) are read from that message: the crate
 //! exposes no other way to them.
 

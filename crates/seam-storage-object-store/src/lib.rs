@@ -28,14 +28,18 @@
 //!   metadata cannot take). A local file system cannot hold them: they go to sidecar
 //!   files under `<root>/.seam-meta/`, so keys under `.seam-meta/` are refused there.
 //!   S3 reports `binary/octet-stream` for an object written without a content type;
-//!   the adapter reads that back as no content type.
-//! - **list** pages in key order with opaque continuation tokens; on a local file
-//!   system each page sorts the files under the prefix's directory (see [`list`]'s
-//!   cost note). Listed objects carry size, etag and time, not content type or
-//!   metadata (that would cost a request per object): use `head` for those.
+//!   the adapter reads that back as no content type. Azure metadata names must be C#
+//!   identifiers, so Azure refuses user metadata keys containing `-` (`Invalid`).
+//! - **list** pages in key order with opaque continuation tokens. Remote stores list
+//!   in key order, so a page reads just past its last object. A local file system
+//!   walks directories in no order: each page there reads and sorts every file under
+//!   the prefix's directory (the text before its last `/`), O(n log n) per page for n
+//!   files; keep local listings small or their prefixes deep. Listed objects carry
+//!   size, etag and time, not content type or metadata (that would cost a request per
+//!   object): use `head` for those.
 //! - **signed_url** uses the store's signer (SigV4 for S3, V4 for GCS, SAS for Azure);
 //!   a local file system has no URL to sign: [`Error::NotSupported`].
-//! - **errors** are mapped in one place ([`error`]): 404 -> `NotFound` (a missing
+//! - **errors** are mapped in one place: 404 -> `NotFound` (a missing
 //!   bucket -> `Unavailable`), 412/409 on create -> `AlreadyExists`, bad signature or
 //!   key -> `Unauthorized`, other 403 -> `Forbidden`, 429 and S3 `SlowDown` ->
 //!   `RateLimited`, 5xx and connection failures -> `Transient`, timeouts -> `Timeout`.
