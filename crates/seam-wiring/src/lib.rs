@@ -11,6 +11,7 @@
 //! 5. [`ops_router`]: `/health*` and `/metrics`; [`shutdown_signal`]: SIGTERM/Ctrl-C.
 
 mod adapters;
+mod storage;
 pub mod auth;
 
 use std::sync::Arc;
@@ -18,6 +19,8 @@ use std::sync::Arc;
 use axum::Router;
 
 pub use adapters::{Adapters, QueuePorts};
+pub use seam_config::{MirrorMode, MirrorSettings, StorageBackend, StorageSettings};
+pub use storage::{FileStorage, build_location};
 pub use auth::AuthComponents;
 pub use seam_config::{
     CacheBackend, ConfigError, ConfigLoader, DatabaseBackend, EmailBackend, QueueBackend, Settings,

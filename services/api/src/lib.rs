@@ -5,6 +5,7 @@
 
 mod auth;
 mod error;
+pub mod files;
 mod json;
 mod openapi;
 pub mod orders;
@@ -42,6 +43,8 @@ pub use users::UserView;
 pub struct AppState {
     /// The order and user use cases.
     pub orders: Arc<OrderService>,
+    /// Stored files and their records.
+    pub files: files::Files,
 }
 
 /// The header carrying the request id, set when the client sent none.
@@ -69,6 +72,11 @@ impl Application {
         let adapters = Adapters::build(&infrastructure.settings, &infrastructure.database).await?;
         let state = AppState {
             orders: Arc::new(adapters.order_service(&infrastructure.settings)?),
+            files: files::Files::new(
+                seam_wiring::FileStorage::build(&infrastructure.settings)?,
+                adapters.repositories.files.clone(),
+                infrastructure.settings.storage.clone(),
+            ),
         };
         let server = &infrastructure.settings.server;
         let listener = seam_wiring::bind(server.address()).await?;
@@ -147,7 +155,6 @@ fn router(infrastructure: &Infrastructure, state: AppState, auth: &AuthComponent
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(CatchPanicLayer::custom(problem::panic_response))
-        .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             server.request_timeout,
@@ -170,6 +177,19 @@ fn router(infrastructure: &Infrastructure, state: AppState, auth: &AuthComponent
                 .delete(users::delete_user),
         )
         .route("/openapi.json", get(openapi::openapi_json))
+        .route(
+            "/v1/files/{id}",
+            get(files::download_file).delete(files::delete_file),
+        )
+        .route("/v1/files/{id}/url", get(files::file_url))
+        .route(
+            "/v1/orders/{id}/attachments",
+            axum::routing::post(files::attach_file).get(files::list_attachments),
+        )
+        // Every route above takes at most `server.body_limit_bytes`; uploads, added
+        // after the layer, stream up to `storage.max_upload_bytes` and enforce it.
+        .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
+        .route("/v1/files", axum::routing::post(files::upload_file))
         .with_state(state);
     let api = auth::layer(api, &infrastructure.settings, auth, None);
     seam_wiring::ops_router(infrastructure.health.clone())

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{orders, users};
+use crate::{files, orders, users};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -18,6 +18,12 @@ use crate::{orders, users};
         users::update_user,
         users::delete_user,
         users::list_users,
+        files::upload_file,
+        files::download_file,
+        files::file_url,
+        files::delete_file,
+        files::attach_file,
+        files::list_attachments,
     ),
     components(schemas(
         orders::PlaceOrderRequest,
@@ -30,8 +36,14 @@ use crate::{orders, users};
         users::UpdateUserRequest,
         users::UserView,
         users::UserPage,
+        files::FileView,
+        files::UploadForm,
+        files::FileUrl,
+        files::AttachRequest,
+        files::AttachmentView,
+        files::AttachmentList,
     )),
-    tags((name = "orders"), (name = "users"))
+    tags((name = "orders"), (name = "users"), (name = "files"))
 )]
 pub struct ApiDoc;
 

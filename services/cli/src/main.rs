@@ -7,12 +7,14 @@
 //! seam seed                        load demo data (idempotent)
 //! seam token issue --user ID [--role R]... [--ttl 1h]
 //!                                  print an access token for the API
+//! seam storage verify [--prefix P] check the storage mirror against the primary
 //! ```
 //!
 //! The database comes from the same configuration as the services (`config/`,
 //! `SEAM_ENV`, `SEAM_*` variables); `--database-url` overrides it.
 //! Exit codes: 0 success, 1 failure, 2 bad usage or configuration.
 
+mod storage;
 mod token;
 
 use std::process::ExitCode;
@@ -52,6 +54,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         action: token::Token,
+    },
+    /// File storage: check the mirror.
+    Storage {
+        #[command(subcommand)]
+        action: storage::Storage,
     },
 }
 
@@ -161,6 +168,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
     let command = match cli.command {
         Command::Token { action } => return token::run(&settings, action),
+        // Storage commands need no database.
+        Command::Storage { action } => return storage::run(&settings, action).await,
         command => command,
     };
     let config = seam_wiring::sql_config(&settings);
@@ -339,6 +348,7 @@ async fn execute(
         }
         Command::Dlq { action } => dlq(settings, database, action).await?,
         Command::Token { action } => token::run(settings, action)?,
+        Command::Storage { action } => storage::run(settings, action).await?,
         Command::Seed => {
             let summary = database.seed().await.map_err(failed)?;
             println!("{target}: seeded: {summary}");

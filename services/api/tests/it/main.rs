@@ -3,6 +3,7 @@
 mod app;
 mod auth;
 mod binary;
+mod files;
 mod orders;
 mod users;
 

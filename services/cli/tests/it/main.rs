@@ -1,6 +1,7 @@
 //! End-to-end tests of the `seam` command line against SQLite and the real PostgreSQL.
 
 mod dlq;
+mod storage;
 mod token;
 
 use std::path::Path;
