@@ -35,7 +35,7 @@ struct Envelope {
     id: String,
     #[serde(rename = "type")]
     event_type: String,
-    created: i64,
+    created: Option<i64>,
     data: Data,
 }
 
@@ -67,7 +67,8 @@ fn payment_id(value: Option<&str>) -> Result<Option<PaymentId>> {
     value.map(PaymentId::new).transpose()
 }
 
-/// Parses a Stripe event (the raw, verified webhook body).
+/// Parses a Stripe event (the raw, verified webhook body). `occurred_at` is the
+/// event's `created`, or the time of parsing when it has none.
 ///
 /// # Errors
 ///
@@ -76,8 +77,13 @@ fn payment_id(value: Option<&str>) -> Result<Option<PaymentId>> {
 pub fn parse(body: &[u8]) -> Result<PaymentEvent> {
     let envelope: Envelope = serde_json::from_slice(body).map_err(invalid)?;
     let object = &envelope.data.object;
-    let occurred_at = DateTime::<Utc>::from_timestamp(envelope.created, 0)
-        .ok_or_else(|| invalid("`created` is out of range"))?;
+    // Stripe always sends `created`; hand-written events may not, and then the time of
+    // parsing is the best answer there is.
+    let occurred_at = match envelope.created {
+        Some(created) => DateTime::<Utc>::from_timestamp(created, 0)
+            .ok_or_else(|| invalid("`created` is out of range"))?,
+        None => Utc::now(),
+    };
     let order_reference = object
         .get("metadata")
         .and_then(|metadata| field(metadata, ORDER_REFERENCE_KEY))

@@ -7,7 +7,8 @@
 //! - `Stripe-Version` must be present (and equal the expected version, when set);
 //! - every `POST` must carry an `Idempotency-Key` and a form body
 //!   (`application/x-www-form-urlencoded`);
-//! - no raw card data (`…[card][number]`, `…[cvc]`) may be sent.
+//! - no raw card data (`…[card][number]`, `…[cvc]`) may be sent;
+//! - only the PaymentIntents and Refunds endpoints below may be called.
 //!
 //! It **answers** in two ways:
 //! - scripted responses ([`StripeMock::script`]) come first, in order: a decline
@@ -406,6 +407,13 @@ async fn handle(
         }
     }
 
+    if !known_route(&request.method, &request.path) {
+        return violation(format!(
+            "Unrecognized request URL ({} {}): not an endpoint the payments adapter uses",
+            request.method, request.path
+        ));
+    }
+
     let scripted = {
         let mut queue = lock(&shared.scripted);
         let position = queue
@@ -452,6 +460,21 @@ async fn handle(
     }
     let (status, body) = stripe.route(&request);
     answer(status, body, &[])
+}
+
+/// The endpoints the mock serves: PaymentIntents and Refunds.
+fn known_route(method: &str, path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    matches!(
+        (method, segments.as_slice()),
+        ("POST", ["v1", "payment_intents"])
+            | ("GET", ["v1", "payment_intents", _])
+            | (
+                "POST",
+                ["v1", "payment_intents", _, "confirm" | "capture" | "cancel"]
+            )
+            | ("POST" | "GET", ["v1", "refunds"])
+    )
 }
 
 #[derive(Debug, Clone)]

@@ -180,3 +180,29 @@ async fn manual_capture_and_cancel_events_and_unsigned_without_secret() {
             .all(|event| event.signature_header.is_none())
     );
 }
+
+#[test]
+fn signatures_match_those_of_stripes_official_library() {
+    let vectors: serde_json::Value =
+        serde_json::from_str(include_str!("../data/stripe-signatures.json")).unwrap();
+    let vectors = vectors["stripe"].as_array().unwrap();
+    assert!(!vectors.is_empty());
+    for vector in vectors {
+        let secret = vector["secret"].as_str().unwrap();
+        let timestamp = vector["timestamp"].as_i64().unwrap();
+        let payload = vector["payload"].as_str().unwrap();
+        let expected = vector["header_Stripe-Signature"].as_str().unwrap();
+        assert_eq!(
+            seam_payments_sandbox::sign(secret, timestamp, payload.as_bytes()),
+            expected,
+            "{}",
+            vector["library"]
+        );
+    }
+    // The first vector is a payment_intent.succeeded the port parses.
+    let event = stripe_event::parse(vectors[0]["payload"].as_str().unwrap().as_bytes()).unwrap();
+    assert_eq!(
+        event.kind,
+        PaymentEventKind::PaymentSucceeded { amount: eur(4200) }
+    );
+}
