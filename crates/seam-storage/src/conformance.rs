@@ -80,6 +80,7 @@ pub async fn run_all(storage: &dyn ObjectStorage, caps: Capabilities) {
     deletes_idempotently(storage).await;
     missing_keys_are_not_found(storage).await;
     create_mode_refuses_existing_objects(storage).await;
+    concurrent_creates_have_one_winner(storage).await;
     failed_body_leaves_the_previous_object(storage).await;
     refuses_bad_keys_and_prefixes(storage).await;
     signed_urls(storage, &caps).await;
@@ -679,6 +680,47 @@ pub async fn create_mode_refuses_existing_objects(storage: &dyn ObjectStorage) {
     );
     put(storage, &once, b"third").await;
     assert_eq!(read(storage, &once).await, "third", "Overwrite replaces");
+    cleanup(storage, &prefix).await;
+}
+
+/// Concurrent [`PutMode::Create`] puts of one key: exactly one succeeds, the others
+/// are [`Error::AlreadyExists`], and the object holds the winner's body.
+pub async fn concurrent_creates_have_one_winner(storage: &dyn ObjectStorage) {
+    const WRITERS: usize = 6;
+    let prefix = unique_prefix();
+    let contested = key(&prefix, "contested");
+    let attempts = (0..WRITERS).map(|writer| {
+        let contested = contested.clone();
+        async move {
+            // Two chunks, so the writers interleave while their bodies are read.
+            let body: ByteStream = stream::iter([
+                Ok(Bytes::from(format!("writer {writer} "))),
+                Ok(Bytes::from_static(b"was here")),
+            ])
+            .boxed();
+            let options = PutOptions {
+                mode: PutMode::Create,
+                ..PutOptions::default()
+            };
+            (writer, storage.put(&contested, body, options).await)
+        }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let mut winners = Vec::new();
+    for (writer, result) in results {
+        match result {
+            Ok(_) => winners.push(writer),
+            Err(Error::AlreadyExists { .. }) => {}
+            Err(other) => panic!("a losing Create MUST be AlreadyExists, got {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one Create MUST win: {winners:?}");
+    let expected = format!("writer {} was here", winners[0]);
+    assert_eq!(
+        read(storage, &contested).await,
+        expected,
+        "the winner's body"
+    );
     cleanup(storage, &prefix).await;
 }
 

@@ -325,4 +325,90 @@ mod tests {
         let de: StringDeserializer<DeError> = text.to_owned().into_deserializer();
         ObjectKey::deserialize(de).unwrap()
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// What a lenient server might do with a path: percent-decode it (twice), treat
+        /// backslashes as separators, then resolve `.` and `..`.
+        fn hostile_normalize(path: &str) -> String {
+            let mut decoded = path.to_owned();
+            for _ in 0..2 {
+                let mut out = String::new();
+                let mut rest = decoded.as_str();
+                while let Some(at) = rest.find('%') {
+                    out.push_str(&rest[..at]);
+                    let code = rest
+                        .get(at + 1..at + 3)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok());
+                    match code {
+                        Some(byte) if byte.is_ascii() => {
+                            out.push(char::from(byte));
+                            rest = &rest[at + 3..];
+                        }
+                        _ => {
+                            out.push('%');
+                            rest = &rest[at + 1..];
+                        }
+                    }
+                }
+                out.push_str(rest);
+                decoded = out;
+            }
+            let mut stack: Vec<&str> = Vec::new();
+            for segment in decoded.split(['/', '\\']) {
+                match segment {
+                    "" | "." => {}
+                    ".." => {
+                        stack.pop();
+                    }
+                    other => stack.push(other),
+                }
+            }
+            stack.join("/")
+        }
+
+        fn hostile_text() -> impl Strategy<Value = String> {
+            proptest::string::string_regex("[a./\\\\%25eEfFc\\x00\\n\\x7f]{0,24}").unwrap()
+        }
+
+        proptest! {
+            #[test]
+            fn accepted_keys_keep_every_rule(text in prop_oneof![hostile_text(), any::<String>()]) {
+                if let Ok(key) = ObjectKey::parse(&text) {
+                    let lower = key.as_str().to_ascii_lowercase();
+                    prop_assert!(!key.as_str().is_empty() && key.as_str().len() <= MAX_KEY_BYTES);
+                    prop_assert!(!key.as_str().starts_with('/') && !key.as_str().ends_with('/'));
+                    prop_assert!(key.segments().all(|s| !s.is_empty() && s != "." && s != ".."));
+                    prop_assert!(!key.as_str().contains('\\'));
+                    prop_assert!(!key.as_str().chars().any(char::is_control));
+                    prop_assert!(!lower.contains("%2f") && !lower.contains("%2e") && !lower.contains("%5c"));
+                }
+            }
+
+            #[test]
+            fn a_scoped_key_never_leaves_its_root(text in prop_oneof![hostile_text(), any::<String>()]) {
+                if let Ok(key) = ObjectKey::parse(&text) {
+                    let root = ObjectKey::parse("tenants/acme").unwrap();
+                    if let Ok(scoped) = root.join(key.as_str()) {
+                        let normalized = hostile_normalize(scoped.as_str());
+                        prop_assert!(
+                            normalized.starts_with("tenants/acme/"),
+                            "{} normalizes to {}", scoped, normalized
+                        );
+                    }
+                }
+            }
+
+            #[test]
+            fn prefixes_follow_the_key_rules(text in hostile_text()) {
+                if validate_prefix(&text).is_ok() && !text.is_empty() {
+                    let body = text.strip_suffix('/').unwrap_or(&text);
+                    prop_assert!(ObjectKey::parse(body).is_ok());
+                }
+            }
+        }
+    }
 }
