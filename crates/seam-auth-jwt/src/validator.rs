@@ -110,10 +110,6 @@ impl JwtValidator {
         };
         let header: RawHeader = decode_part(header, "header")?;
         seen.kid = header.kid.clone();
-        let algorithm: Algorithm = header
-            .alg
-            .parse()
-            .map_err(|_| Error::disallowed_algorithm(&header.alg))?;
         let raw: RawIssuer = decode_part(payload, "payload")?;
         let iss = match raw.iss {
             Some(Value::String(iss)) => iss,
@@ -121,6 +117,10 @@ impl JwtValidator {
             None => return Err(Error::missing_claim("iss")),
         };
         seen.issuer = Some(seam_auth_clip(&iss));
+        let algorithm: Algorithm = header
+            .alg
+            .parse()
+            .map_err(|_| Error::disallowed_algorithm(&header.alg))?;
         let issuer = self
             .issuers
             .get(&iss)

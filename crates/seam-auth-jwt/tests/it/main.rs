@@ -6,6 +6,7 @@ mod attacks;
 mod axum_layer;
 mod issuer;
 mod jwks;
+mod logging;
 mod refresh;
 mod revocation;
 mod support;

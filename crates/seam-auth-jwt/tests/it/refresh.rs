@@ -171,3 +171,76 @@ async fn forged_expired_and_logged_out_refresh_tokens_are_invalid_grants() {
         Err(Error::InvalidGrant { .. })
     ));
 }
+
+/// The compare-and-set every [`RefreshStore`] promises.
+async fn compare_and_set(clock: &ManualClock, store: &dyn RefreshStore) {
+    let now = chrono::DateTime::<chrono::Utc>::from(seam_core::Clock::system_time(clock));
+    let mut family = seam_auth_jwt::RefreshFamily {
+        id: uuid::Uuid::now_v7().simple().to_string(),
+        version: 1,
+        current_hash: "h1".to_owned(),
+        previous_hashes: Vec::new(),
+        revoked: false,
+        subject: "alice".to_owned(),
+        user_id: None,
+        roles: Default::default(),
+        scopes: Default::default(),
+        created_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+        access_tokens: Vec::new(),
+    };
+    assert!(
+        store.save(&family, None).await.unwrap(),
+        "a new family is saved"
+    );
+    assert!(
+        !store.save(&family, None).await.unwrap(),
+        "MUST NOT overwrite an existing family"
+    );
+    family.version = 2;
+    assert!(
+        !store.save(&family, Some(5)).await.unwrap(),
+        "a stale version MUST be refused"
+    );
+    assert!(store.save(&family, Some(1)).await.unwrap());
+    assert_eq!(store.load(&family.id).await.unwrap().unwrap().version, 2);
+    assert!(store.load("0123456789abcdef").await.unwrap().is_none());
+    clock.advance(Duration::from_secs(3601));
+    assert!(
+        store.load(&family.id).await.unwrap().is_none(),
+        "an expired family is gone"
+    );
+}
+
+#[tokio::test]
+async fn refresh_stores_compare_and_set_and_expire() {
+    let clock = ManualClock::new();
+    compare_and_set(&clock, &InMemoryRefreshStore::new(clock.shared())).await;
+    let clock = ManualClock::new();
+    let cache: Arc<DynCache> = Arc::new(InMemoryCache::with_clock(clock.shared()));
+    compare_and_set(
+        &clock,
+        &CacheRefreshStore::new(cache, "auth:", clock.shared()),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refresh_rotation_and_reuse_detection_over_real_redis() {
+    let url = seam_testkit::require_redis();
+    let prefix = format!("seam-test:refresh:{}:", uuid::Uuid::now_v7().simple());
+    let cache: Arc<DynCache> = Arc::new(
+        seam_cache_redis::RedisCacheConfig::new(url, prefix.clone())
+            .with_timeout(Duration::from_secs(2))
+            .build()
+            .expect("valid redis config"),
+    );
+    // The clock starts at the real time, so Redis TTLs and the families' expiry agree.
+    let clock = ManualClock::new();
+    rotation_and_reuse(
+        &clock,
+        Arc::new(CacheRefreshStore::new(cache, "", clock.shared())),
+    )
+    .await;
+    crate::revocation::remove_keys(&prefix).await;
+}
