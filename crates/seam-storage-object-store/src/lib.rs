@@ -68,7 +68,7 @@ use object_store::{
     Attribute, AttributeValue, Attributes, BackoffConfig, ClientOptions, GetRange, ObjectStore,
     ObjectStoreExt, PutMultipartOptions, PutPayload, RetryConfig, WriteMultipart,
 };
-use seam_core::ExposeSecret;
+use seam_core::{ExposeSecret, Health, HealthCheck};
 use seam_storage::{
     ByteRange, ByteStream, Error, GetOptions, GetResult, ListOptions, ListPage, ObjectKey,
     ObjectMeta, ObjectStorage, PutMode, PutOptions, PutResult, Result, SignedMethod, SignedUrl,
@@ -754,6 +754,27 @@ impl ObjectStorage for ObjectStoreStorage {
             .metrics()
             .call("signed_url", self.signed_url_inner(method, key, expires_in))
             .await
+    }
+}
+
+#[async_trait]
+impl HealthCheck for ObjectStoreStorage {
+    fn name(&self) -> &str {
+        match self.kind {
+            Kind::Local => "storage-object_store-local",
+            Kind::S3 => "storage-object_store-s3",
+            Kind::Gcs => "storage-object_store-gcs",
+            Kind::Azure => "storage-object_store-azure",
+        }
+    }
+
+    /// Lists the first object: the backend answers, accepts the credentials and has
+    /// the bucket (or the local root is readable).
+    async fn check(&self) -> Health {
+        match self.store.list(None).next().await {
+            None | Some(Ok(_)) => Health::up(),
+            Some(Err(error)) => Health::down(self.fail("health", None, error).to_string()),
+        }
     }
 }
 

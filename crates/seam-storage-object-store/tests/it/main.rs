@@ -5,6 +5,7 @@ mod behaviour;
 mod config;
 mod conformance;
 mod errors;
+mod health;
 mod local;
 mod s3;
 mod support;
