@@ -13,6 +13,7 @@
 mod adapters;
 mod storage;
 pub mod auth;
+pub mod oidc;
 
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@ mod json;
 mod openapi;
 pub mod orders;
 mod problem;
+pub mod signin;
 pub mod users;
 
 use std::net::SocketAddr;
@@ -81,7 +82,16 @@ impl Application {
         let server = &infrastructure.settings.server;
         let listener = seam_wiring::bind(server.address()).await?;
         let auth = seam_wiring::AuthComponents::build(&infrastructure.settings)?;
-        let router = router(&infrastructure, state, &auth);
+        let signin = signin::SignInState {
+            signin: seam_wiring::oidc::sign_in(
+                &infrastructure.settings,
+                &infrastructure.database,
+                adapters.repositories.users.clone(),
+            )
+            .await?,
+            users: adapters.repositories.users.clone(),
+        };
+        let router = router(&infrastructure, state, &auth, signin);
         Ok(Self {
             listener,
             shutdown_timeout: server.shutdown_timeout,
@@ -130,7 +140,12 @@ impl Application {
 }
 
 /// The API's routes and middleware.
-fn router(infrastructure: &Infrastructure, state: AppState, auth: &AuthComponents) -> Router {
+fn router(
+    infrastructure: &Infrastructure,
+    state: AppState,
+    auth: &AuthComponents,
+    signin: signin::SignInState,
+) -> Router {
     let server = &infrastructure.settings.server;
     let middleware = ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new([
@@ -191,7 +206,13 @@ fn router(infrastructure: &Infrastructure, state: AppState, auth: &AuthComponent
         .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
         .route("/v1/files", axum::routing::post(files::upload_file))
         .with_state(state);
-    let api = auth::layer(api, &infrastructure.settings, auth, None);
+    // Sign-in sessions authenticate like bearer tokens (`auth.session_cookie`).
+    let sessions = signin
+        .signin
+        .clone()
+        .map(|signin| signin as Arc<seam_auth::DynSessionResolver>);
+    let api = api.merge(signin::routes(signin));
+    let api = auth::layer(api, &infrastructure.settings, auth, sessions);
     seam_wiring::ops_router(infrastructure.health.clone())
         .merge(api)
         .fallback(problem::not_found)

@@ -5,6 +5,7 @@ mod auth;
 mod binary;
 mod files;
 mod orders;
+mod signin;
 mod users;
 
 use std::net::SocketAddr;
