@@ -36,11 +36,18 @@ mod envelope;
 mod error;
 pub mod memory;
 mod topology;
+mod unique;
+#[cfg(feature = "conformance")]
+pub mod unique_conformance;
 
 pub use envelope::Envelope;
 pub use error::{BoxError, Error, Result};
 pub use memory::{MemoryQueue, MemoryQueueConfig};
 pub use topology::{QueueBinding, route, topic_matches, validate_routing_key};
+pub use unique::{
+    DynUniquePublisher, MAX_DEDUPE_KEY_LEN, MemoryUniquePublisher, Published, UniquePublisher,
+    validate_dedupe_key,
+};
 
 /// Publishes messages to the queues bound to a routing key.
 #[async_trait]

@@ -60,3 +60,47 @@ async fn run_all_on_the_system_clock() {
     .expect("valid config");
     conformance::run_all(&queue, &timing).await;
 }
+
+mod unique {
+    use std::time::Duration;
+
+    use seam_core::ManualClock;
+    use seam_queue::conformance::{self, Timing};
+    use seam_queue::{
+        Envelope, MemoryQueue, MemoryQueueConfig, MemoryUniquePublisher, Published,
+        UniquePublisher, unique_conformance,
+    };
+
+    #[tokio::test]
+    async fn memory_unique_publisher_passes_the_unique_case() {
+        let timing = Timing::instant();
+        let clock = ManualClock::new();
+        let queue = MemoryQueue::with_clock(
+            MemoryQueueConfig::new(conformance::bindings()),
+            clock.shared(),
+        )
+        .unwrap();
+        let publisher = MemoryUniquePublisher::with_clock(queue.clone(), clock.shared());
+        unique_conformance::run_unique(&publisher, &queue, &timing).await;
+    }
+
+    #[tokio::test]
+    async fn a_key_is_new_again_once_its_ttl_has_passed() {
+        let clock = ManualClock::new();
+        let queue = MemoryQueue::with_clock(
+            MemoryQueueConfig::new(conformance::bindings()),
+            clock.shared(),
+        )
+        .unwrap();
+        let publisher = MemoryUniquePublisher::with_clock(queue.clone(), clock.shared());
+        let envelope = Envelope::new("basic.unique", serde_json::json!({}));
+        let ttl = Duration::from_secs(60);
+        let publish = || publisher.publish_unique("k", ttl, "basic.unique", &envelope);
+        assert_eq!(publish().await.unwrap(), Published::New);
+        clock.advance(Duration::from_secs(59));
+        assert_eq!(publish().await.unwrap(), Published::Duplicate);
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(publish().await.unwrap(), Published::New);
+        assert_eq!(queue.len("conformance.basic"), 2);
+    }
+}
