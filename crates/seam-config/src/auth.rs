@@ -289,10 +289,12 @@ mod tests {
 
     #[test]
     fn wrong_values_are_named() {
-        let mut settings = AuthSettings::default();
-        settings.protect = vec!["v1".to_owned()];
+        let mut settings = AuthSettings {
+            protect: vec!["v1".to_owned()],
+            session_cookie: "bad cookie".to_owned(),
+            ..AuthSettings::default()
+        };
         settings.issuer.dev_key = false;
-        settings.session_cookie = "bad cookie".to_owned();
         let problems = settings.problems().join("\n");
         assert!(problems.contains("`auth.protect`"), "{problems}");
         assert!(problems.contains("`auth.issuer.keys`"), "{problems}");
