@@ -33,7 +33,11 @@
 //! `payment_intent.payment_failed`, `payment_intent.requires_action`,
 //! `payment_intent.processing`, `payment_intent.amount_capturable_updated`,
 //! `payment_intent.canceled`, `charge.refunded` and `charge.dispute.created`. An
-//! idempotent replay sends nothing.
+//! idempotent replay sends nothing. With `webhook_url` configured, an [`HttpEventSink`]
+//! posts them to the service's own `/webhooks/stripe`, so the whole webhook path runs
+//! with nothing installed.
+
+mod http_sink;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -55,6 +59,8 @@ use seam_payments::{
 use seam_telemetry::PortMetrics;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+
+pub use http_sink::HttpEventSink;
 
 const METRICS: PortMetrics = PortMetrics::new("payments", "sandbox");
 
@@ -87,6 +93,11 @@ pub struct SandboxConfig {
     /// The endpoint secret events are signed with (`whsec_…`); unsigned when absent.
     #[serde(default)]
     pub webhook_secret: Option<SecretString>,
+    /// Where to post the events (`http://127.0.0.1:8080/webhooks/stripe`), with an
+    /// [`HttpEventSink`]; nowhere when absent (or set a sink with
+    /// [`SandboxPayments::with_sink`]).
+    #[serde(default)]
+    pub webhook_url: Option<String>,
 }
 
 impl SandboxConfig {
@@ -94,8 +105,11 @@ impl SandboxConfig {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] for an empty webhook secret.
+    /// [`Error::Invalid`] for an empty webhook secret or a webhook URL that is not http(s).
     pub fn validate(&self) -> Result<()> {
+        if let Some(url) = &self.webhook_url {
+            HttpEventSink::new(url)?;
+        }
         match &self.webhook_secret {
             Some(secret) if secret.expose_secret().trim().is_empty() => Err(Error::invalid(
                 "sandbox configuration: `webhook_secret` must not be empty (omit it to send unsigned events)",
@@ -104,15 +118,23 @@ impl SandboxConfig {
         }
     }
 
-    /// Validates the configuration and builds the sandbox, on the system clock and
-    /// without a sink.
+    /// Validates the configuration and builds the sandbox, on the system clock, posting
+    /// its events to `webhook_url` when set.
     ///
     /// # Errors
     ///
     /// As [`validate`](Self::validate).
     pub fn build(self) -> Result<SandboxPayments> {
         self.validate()?;
-        Ok(SandboxPayments::with_config(self))
+        let sink = match &self.webhook_url {
+            Some(url) => Some(HttpEventSink::new(url)?),
+            None => None,
+        };
+        let sandbox = SandboxPayments::with_config(self);
+        Ok(match sink {
+            Some(sink) => sandbox.with_sink(Arc::new(sink)),
+            None => sandbox,
+        })
     }
 }
 
@@ -501,6 +523,12 @@ mod tests {
     fn empty_secret_is_refused() {
         let config = SandboxConfig {
             webhook_secret: Some(SecretString::from(" ")),
+            webhook_url: None,
+        };
+        assert!(matches!(config.build(), Err(Error::Invalid(_))));
+        let config = SandboxConfig {
+            webhook_secret: None,
+            webhook_url: Some("ftp://x".to_owned()),
         };
         assert!(matches!(config.build(), Err(Error::Invalid(_))));
         assert!(SandboxConfig::default().build().is_ok());

@@ -50,6 +50,7 @@ async fn payments_send_signed_stripe_shaped_events() {
     let sink = RecordingSink::new();
     let sandbox = SandboxConfig {
         webhook_secret: Some(SecretString::from("whsec_sandbox")),
+        webhook_url: None,
     }
     .build()
     .unwrap()

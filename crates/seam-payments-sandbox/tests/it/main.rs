@@ -3,4 +3,5 @@
 
 mod conformance;
 mod events;
+mod http_sink;
 mod magic;
