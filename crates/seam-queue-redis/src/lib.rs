@@ -21,6 +21,10 @@
 //!   adapters. They then `XACK` + `XDEL` and, for a retry, add the message to the delayed
 //!   set; for a dead letter, append it to `{queue}:dlq` and index it by id.
 //!
+//! - **publish_unique** ([`UniquePublisher`](seam_queue::UniquePublisher)): one script
+//!   checks `{prefix}:dedupe:{key}`, refuses at the cap like `publish`, then sets the key
+//!   (`SET NX PX ttl`) and `XADD`s to every routed stream: check and publish are atomic.
+//!
 //! Redis Cluster is not supported: the publish script touches the streams of several
 //! queues. Use a single primary (with replicas or Sentinel).
 
@@ -29,6 +33,7 @@ mod config;
 mod error;
 mod queue;
 mod scripts;
+mod unique;
 
 pub use config::RedisQueueConfig;
 pub use queue::RedisQueue;

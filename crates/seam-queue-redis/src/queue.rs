@@ -23,7 +23,7 @@ use crate::config::RedisQueueConfig;
 use crate::error::{ADAPTER, FULL, RedisQueueError};
 use crate::scripts;
 
-const METRICS: PortMetrics = PortMetrics::new("queue", ADAPTER);
+pub(crate) const METRICS: PortMetrics = PortMetrics::new("queue", ADAPTER);
 
 /// How many due retries one `receive` moves back into a stream at most.
 const PROMOTE_BATCH: usize = 100;
@@ -151,6 +151,29 @@ impl RedisQueue {
         let mut connection = self.inner.connection.clone();
         self.within(redis::cmd("PING").query_async::<()>(&mut connection))
             .await
+    }
+
+    pub(crate) fn key_prefix(&self) -> &str {
+        &self.inner.config.key_prefix
+    }
+
+    pub(crate) fn bindings(&self) -> &[seam_queue::QueueBinding] {
+        &self.inner.config.bindings
+    }
+
+    pub(crate) fn max_len(&self) -> u64 {
+        self.inner.config.max_len
+    }
+
+    pub(crate) fn connection(&self) -> ConnectionManager {
+        self.inner.connection.clone()
+    }
+
+    pub(crate) async fn call<T>(
+        &self,
+        call: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T> {
+        self.within(call).await
     }
 
     fn key(&self, queue: &str, suffix: &str) -> String {

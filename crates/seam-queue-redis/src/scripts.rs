@@ -126,3 +126,28 @@ return #entries
 ",
     )
 });
+
+/// KEYS: the dedupe key, then the streams of the routed queues. ARGV: ttl (ms), max
+/// length, data. Answers 0 when the key exists (a duplicate: nothing written); else
+/// refuses with `SEAMFULL <key>` when a stream is at its cap (nothing written), else
+/// sets the key with `PX ttl` and `XADD`s to every stream, answering 1.
+pub(crate) static PUBLISH_UNIQUE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+local cap = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  if redis.call('XLEN', KEYS[i]) >= cap then
+    return redis.error_reply('SEAMFULL ' .. KEYS[i])
+  end
+end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX')
+for i = 2, #KEYS do
+  redis.call('XADD', KEYS[i], 'MAXLEN', '~', cap, '*', 'data', ARGV[3])
+end
+return 1
+",
+    )
+});

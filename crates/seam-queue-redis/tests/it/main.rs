@@ -3,3 +3,4 @@
 mod broker;
 mod conformance;
 mod streams;
+mod unique;
