@@ -1,7 +1,8 @@
 //! Conveniences over [`ObjectStorage`], for every adapter alike.
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
 use tokio::io::AsyncRead;
 
 use crate::ObjectStorage;
@@ -31,23 +32,31 @@ pub trait ObjectStorageExt: ObjectStorage {
     /// # Errors
     ///
     /// Those of `get`, and [`Error::Backend`] when the backend sends more bytes than
-    /// the size it announced.
+    /// the size it announced, or fewer.
     async fn get_bytes(&self, key: &ObjectKey) -> Result<Bytes> {
-        let result = self.get(key, GetOptions::default()).await?;
+        let mut result = self.get(key, GetOptions::default()).await?;
         let announced = result.range.end - result.range.start;
-        let bytes = body::collect(result.body, announced)
-            .await
-            .map_err(|error| match error {
-                Error::Invalid(message) => Error::backend(self.adapter(), message),
-                other => other,
-            })?;
-        if bytes.len() as u64 != announced {
-            return Err(Error::backend(
+        let mismatch = |got: u64| {
+            Error::backend(
                 self.adapter(),
-                format!("announced {announced} bytes but sent {}", bytes.len()),
-            ));
+                format!("announced {announced} bytes but sent {got}"),
+            )
+        };
+        // Capped, so a lying size cannot make us reserve a huge buffer up front.
+        let mut buffer =
+            BytesMut::with_capacity(usize::try_from(announced.min(1 << 24)).unwrap_or(0));
+        while let Some(chunk) = result.body.next().await {
+            let chunk = chunk?;
+            let got = buffer.len() as u64 + chunk.len() as u64;
+            if got > announced {
+                return Err(mismatch(got));
+            }
+            buffer.extend_from_slice(&chunk);
         }
-        Ok(bytes)
+        if buffer.len() as u64 != announced {
+            return Err(mismatch(buffer.len() as u64));
+        }
+        Ok(buffer.freeze())
     }
 
     /// Writes what `reader` yields at `key`, streaming.

@@ -42,7 +42,9 @@ pub use ext::{LIST_ALL_LIMIT, ObjectStorageExt};
 pub use key::{BAD_KEYS, MAX_KEY_BYTES, ObjectKey, validate_prefix};
 pub use memory::InMemoryStorage;
 pub use metered::MeteredStorage;
-pub use mirror::{MirrorMode, MirrorOp, MirrorQueue, MirroredStorage, VerifyReport};
+pub use mirror::{
+    InMemoryMirrorQueue, MirrorMode, MirrorOp, MirrorQueue, MirroredStorage, VerifyReport,
+};
 pub use tenant::{TenantId, TenantStorage};
 pub use types::{
     ByteRange, GetOptions, GetResult, ListOptions, ListPage, MAX_METADATA_BYTES, MAX_PAGE_SIZE,

@@ -1,8 +1,9 @@
 //! Mirroring: a decorator that keeps a second store in step with the first, reads from
 //! the second when the first is down, and checks that the two agree.
 
+use std::collections::VecDeque;
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -56,6 +57,67 @@ pub trait MirrorQueue: Debug + Send + Sync + 'static {
     ///
     /// MUST fail when the op was not stored durably; the write that caused it then fails.
     async fn enqueue(&self, op: MirrorOp) -> Result<()>;
+}
+
+/// A [`MirrorQueue`] in memory, drained by calling [`drain`](Self::drain): for tests
+/// and single-process setups that accept losing pending ops on restart (run [`verify`]
+/// and re-apply after a crash).
+#[derive(Debug, Default)]
+pub struct InMemoryMirrorQueue {
+    ops: Mutex<VecDeque<MirrorOp>>,
+}
+
+impl InMemoryMirrorQueue {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn ops(&self) -> MutexGuard<'_, VecDeque<MirrorOp>> {
+        // Every update is a single push or pop, so a poisoned lock holds a whole queue.
+        self.ops.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The ops waiting, oldest first.
+    pub fn pending(&self) -> Vec<MirrorOp> {
+        self.ops().iter().cloned().collect()
+    }
+
+    /// Applies the waiting ops in order, at most `max` of them; returns how many were
+    /// applied. The first op that fails stays at the front of the queue.
+    ///
+    /// # Errors
+    ///
+    /// The error of the op that failed ([`apply`]).
+    pub async fn drain(
+        &self,
+        primary: &dyn ObjectStorage,
+        secondary: &dyn ObjectStorage,
+        max: usize,
+    ) -> Result<usize> {
+        let mut applied = 0;
+        while applied < max {
+            let Some(op) = self.ops().front().cloned() else {
+                break;
+            };
+            apply(primary, secondary, &op).await?;
+            // Pop only what was applied: a concurrent drain may have taken it already.
+            let mut ops = self.ops();
+            if ops.front() == Some(&op) {
+                ops.pop_front();
+            }
+            applied += 1;
+        }
+        Ok(applied)
+    }
+}
+
+#[async_trait]
+impl MirrorQueue for InMemoryMirrorQueue {
+    async fn enqueue(&self, op: MirrorOp) -> Result<()> {
+        self.ops().push_back(op);
+        Ok(())
+    }
 }
 
 /// When the secondary is written.
@@ -328,7 +390,66 @@ async fn content_digest(storage: &dyn ObjectStorage, key: &ObjectKey) -> Result<
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
+    use crate::ObjectStorageExt;
+    use crate::memory::InMemoryStorage;
+
+    #[tokio::test]
+    async fn in_memory_queue_drains_in_order_and_keeps_a_failed_op() {
+        let primary = Arc::new(InMemoryStorage::new());
+        let secondary = Arc::new(InMemoryStorage::new());
+        let queue = Arc::new(InMemoryMirrorQueue::new());
+        let mirrored = MirroredStorage::new(
+            primary.clone(),
+            secondary.clone(),
+            MirrorMode::Deferred(queue.clone()),
+        );
+        let key = |k: &str| ObjectKey::parse(k).unwrap();
+        for name in ["a", "b", "c"] {
+            mirrored
+                .put_bytes(
+                    &key(name),
+                    Bytes::from(name.to_owned()),
+                    PutOptions::default(),
+                )
+                .await
+                .unwrap();
+        }
+        assert_eq!(queue.pending().len(), 3);
+        assert_eq!(
+            queue
+                .drain(primary.as_ref(), secondary.as_ref(), 1)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(secondary.keys(), [key("a")]);
+        secondary.fail_next(Error::unavailable("mirror down"));
+        assert!(
+            queue
+                .drain(primary.as_ref(), secondary.as_ref(), 10)
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            queue.pending(),
+            [
+                MirrorOp::Copy { key: key("b") },
+                MirrorOp::Copy { key: key("c") }
+            ]
+        );
+        assert_eq!(
+            queue
+                .drain(primary.as_ref(), secondary.as_ref(), 10)
+                .await
+                .unwrap(),
+            2
+        );
+        assert!(queue.pending().is_empty());
+        assert_eq!(secondary.get_bytes(&key("c")).await.unwrap(), "c");
+    }
 
     #[test]
     fn ops_serialize_with_a_tag() {
