@@ -9,6 +9,10 @@
 //! retrying moves its `available_at`, dead-lettering moves it to `queue_dead_letters`;
 //! each checks the lease, so a delivery that lost it cannot settle the message.
 //!
+//! `publish_unique` ([`UniquePublisher`](seam_queue::UniquePublisher)) inserts the
+//! deduplication key into `queue_dedupe` (migration `0008_webhooks`; an expired key is
+//! taken over) and the queue rows in one transaction: a live key publishes nothing.
+//!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
@@ -31,6 +35,7 @@ mod postgres;
 mod queue;
 mod rows;
 mod sqlite;
+mod unique;
 
 pub use config::SqlQueueConfig;
 pub use queue::SqlQueue;

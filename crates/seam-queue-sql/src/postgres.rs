@@ -65,7 +65,11 @@ pub(crate) async fn publish(
     Ok(())
 }
 
-async fn insert(conn: &mut PgConnection, message: &NewMessage, now: DateTime<Utc>) -> Result<()> {
+pub(crate) async fn insert(
+    conn: &mut PgConnection,
+    message: &NewMessage,
+    now: DateTime<Utc>,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO queue_messages \
              (id, queue, message_id, message_type, routing_key, envelope, enqueued_at, available_at) \

@@ -20,7 +20,7 @@ use crate::error::SqlQueueError;
 use crate::rows::{Claimed, DeadRow, Lease, NewMessage};
 use crate::{ADAPTER, postgres, sqlite};
 
-const METRICS: PortMetrics = PortMetrics::new("queue", ADAPTER);
+pub(crate) const METRICS: PortMetrics = PortMetrics::new("queue", ADAPTER);
 
 /// The table queue: [`Publisher`], [`Consumer`] and [`DeadLetters`] on Postgres or SQLite.
 ///
@@ -110,6 +110,19 @@ impl SqlQueue {
     /// The configuration.
     pub fn config(&self) -> &SqlQueueConfig {
         &self.inner.config
+    }
+
+    pub(crate) fn database(&self) -> &Database {
+        &self.inner.db
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.inner.now()
+    }
+
+    /// Wakes this instance's waiting receives after a publish.
+    pub(crate) fn published(&self) {
+        self.inner.wake.notify_waiters();
     }
 }
 

@@ -17,7 +17,7 @@ const DEAD_COLUMNS: &str = "id, queue, envelope, reason, attempts, \
      first_failed_at, last_failed_at, dead_lettered_at";
 
 /// Fixed-width RFC 3339 in UTC, so that timestamps compare correctly as text.
-fn ts(time: DateTime<Utc>) -> String {
+pub(crate) fn ts(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
 }
 
@@ -32,7 +32,9 @@ fn parse_id(table: &'static str, text: &str) -> Result<Uuid> {
         .map_err(|error| SqlQueueError::corrupt(table, format!("id {text:?}: {error}")))
 }
 
-async fn begin_immediate(pool: &SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+pub(crate) async fn begin_immediate(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
     Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 
@@ -49,7 +51,7 @@ pub(crate) async fn publish(
     Ok(())
 }
 
-async fn insert(
+pub(crate) async fn insert(
     conn: &mut SqliteConnection,
     message: &NewMessage,
     now: DateTime<Utc>,

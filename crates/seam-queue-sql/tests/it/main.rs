@@ -7,3 +7,4 @@ mod support;
 
 mod conformance;
 mod sql;
+mod unique;
