@@ -16,6 +16,40 @@
 //! - `conformance` (feature `conformance`): the suite every adapter's test runs.
 //! - `resilient` (feature `resilience`): [`ResilientPayments`], retry and circuit breaker
 //!   around any payment service.
+//!
+//! ```
+//! use seam_domain::{Currency, Money};
+//! use seam_payments::{
+//!     CreatePayment, CreateRefund, IdempotencyKey, InMemoryPayments, PaymentMethod,
+//!     PaymentService, PaymentStatus,
+//! };
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> seam_payments::Result<()> {
+//! let payments = InMemoryPayments::new();
+//! let eur = Currency::parse("EUR").unwrap();
+//! // The key is stored with the order before the call, so a retry after a crash reuses it.
+//! let request = CreatePayment::new(
+//!     Money::new(4200, eur),
+//!     PaymentMethod::card("tok_visa")?,
+//!     IdempotencyKey::new("order-42:pay")?,
+//! )
+//! .with_order_reference("order-42");
+//! let payment = payments.create(&request).await?;
+//! assert_eq!(payment.status, PaymentStatus::Succeeded);
+//! // The same call again charges nothing more.
+//! assert_eq!(payments.create(&request).await?.id, payment.id);
+//!
+//! let key = IdempotencyKey::new("order-42:refund:1")?;
+//! let refund = CreateRefund::partial(payment.id.clone(), Money::new(1000, eur), key);
+//! payments.refund(&refund).await?;
+//! assert_eq!(payments.get(&payment.id).await?.status, PaymentStatus::PartiallyRefunded);
+//!
+//! // Card numbers never get in.
+//! assert!(PaymentMethod::card("4242 4242 4242 4242").is_err());
+//! # Ok(())
+//! # }
+//! ```
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
