@@ -140,15 +140,34 @@ fn through_middleware(s: &Setup, bearer: &str) {
     black_box(response);
 }
 
-fn per_call(iterations: u32, mut f: impl FnMut()) -> Duration {
-    for _ in 0..iterations / 10 {
-        f();
+/// Mean time per call of each of `fs`, measured in `rounds` alternating slices of
+/// `per_slice` calls, so that load from elsewhere on the machine falls on all alike.
+fn per_call(rounds: u32, per_slice: u32, fs: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
+    let mut totals = vec![Duration::ZERO; fs.len()];
+    for f in fs.iter_mut() {
+        for _ in 0..per_slice {
+            f();
+        }
     }
-    let start = Instant::now();
-    for _ in 0..iterations {
-        f();
+    for round in 0..rounds {
+        // Mirrored order every other round: no function always runs first.
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..fs.len()).collect()
+        } else {
+            (0..fs.len()).rev().collect()
+        };
+        for i in order {
+            let start = Instant::now();
+            for _ in 0..per_slice {
+                (fs[i])();
+            }
+            totals[i] += start.elapsed();
+        }
     }
-    start.elapsed() / iterations
+    totals
+        .into_iter()
+        .map(|total| total / (rounds * per_slice))
+        .collect()
 }
 
 fn main() {
@@ -166,10 +185,16 @@ fn main() {
     }
     criterion.final_summary();
 
-    let iterations = 2_000;
-    let floor_cost = per_call(iterations, || floor(&s));
-    let validator_cost = per_call(iterations, || through_validator(&s));
-    let middleware_cost = per_call(iterations, || through_middleware(&s, &bearer));
+    let costs = per_call(
+        20,
+        100,
+        &mut [
+            &mut || floor(&s),
+            &mut || through_validator(&s),
+            &mut || through_middleware(&s, &bearer),
+        ],
+    );
+    let (floor_cost, validator_cost, middleware_cost) = (costs[0], costs[1], costs[2]);
     let ratio = |ours: Duration| floor_cost.as_secs_f64() / ours.as_secs_f64();
     // Printing the figures is this binary's job.
     #[allow(clippy::print_stdout)]

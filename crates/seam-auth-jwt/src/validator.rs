@@ -28,7 +28,8 @@ const METRICS: PortMetrics = PortMetrics::new("auth", "jwt");
 struct IssuerState {
     name: String,
     keys: IssuerKeys,
-    validation: Validation,
+    /// One prepared validation per allowed algorithm (built once, not per token).
+    validations: Vec<(Algorithm, Validation)>,
     leeway_secs: i64,
     required_claims: Vec<String>,
     claims: ClaimsMapping,
@@ -125,9 +126,9 @@ impl JwtValidator {
             .issuers
             .get(&iss)
             .ok_or_else(|| Error::untrusted_issuer(&iss))?;
-        if !issuer.validation.algorithms.contains(&algorithm) {
+        let Some((_, validation)) = issuer.validations.iter().find(|(a, _)| *a == algorithm) else {
             return Err(Error::disallowed_algorithm(&header.alg));
-        }
+        };
         let key = issuer.keys.key(&issuer.name, header.kid.as_deref()).await?;
         if key.key.family() != algorithm.family()
             || key.algorithm.is_some_and(|pinned| pinned != algorithm)
@@ -135,9 +136,7 @@ impl JwtValidator {
         {
             return Err(Error::disallowed_algorithm(&header.alg));
         }
-        let mut validation = issuer.validation.clone();
-        validation.algorithms = vec![algorithm];
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation)
             .map_err(map_jwt_error)?;
         let claims = data.claims;
 
@@ -276,12 +275,21 @@ impl JwtValidatorBuilder<'_> {
             validation.set_issuer(&[trusted.issuer.as_str()]);
             validation.set_audience(&trusted.audiences);
             validation.validate_aud = true;
+            let validations = trusted
+                .algorithms
+                .iter()
+                .map(|algorithm| {
+                    let mut validation = validation.clone();
+                    validation.algorithms = vec![*algorithm];
+                    (*algorithm, validation)
+                })
+                .collect();
             issuers.insert(
                 trusted.issuer.clone(),
                 IssuerState {
                     name: trusted.issuer.clone(),
                     keys,
-                    validation,
+                    validations,
                     leeway_secs: i64::try_from(trusted.leeway.as_secs()).unwrap_or(i64::MAX),
                     required_claims: trusted.required_claims.clone(),
                     claims: trusted.claims.clone(),
