@@ -245,3 +245,107 @@ impl FileStorage {
         seam_storage::mirror::verify(self.primary.as_ref(), mirror.as_ref(), prefix).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use seam_config::MirrorSettings;
+    use seam_storage::{ObjectStorageExt, PutOptions};
+
+    use super::*;
+
+    fn settings(data: &std::path::Path) -> Settings {
+        Settings {
+            data_dir: data.to_path_buf(),
+            ..Settings::default()
+        }
+    }
+
+    fn key(text: &str) -> ObjectKey {
+        ObjectKey::parse(text).unwrap()
+    }
+
+    #[tokio::test]
+    async fn local_files_are_mirrored_and_verified() {
+        let data = tempfile::tempdir().unwrap();
+        let mut settings = settings(data.path());
+        settings.storage.mirror = Some(MirrorSettings::default());
+        let storage = FileStorage::build(&settings).unwrap();
+        assert!(storage.has_mirror());
+        let tenant = storage.for_tenant("ada").unwrap();
+        tenant
+            .put_bytes(&key("a.txt"), "alpha".into(), PutOptions::default())
+            .await
+            .unwrap();
+        assert!(data.path().join("files/tenants/ada/a.txt").is_file());
+        assert!(data.path().join("files-mirror/tenants/ada/a.txt").is_file());
+        let report = storage.verify("").await.unwrap();
+        assert!(report.is_consistent(), "{report:?}");
+        assert_eq!(report.checked, 1);
+
+        std::fs::remove_file(data.path().join("files-mirror/tenants/ada/a.txt")).unwrap();
+        let report = storage.verify("tenants/ada/").await.unwrap();
+        assert_eq!(report.missing, [key("tenants/ada/a.txt")]);
+    }
+
+    #[tokio::test]
+    async fn without_a_mirror_verify_says_how_to_configure_one() {
+        let data = tempfile::tempdir().unwrap();
+        let storage = FileStorage::build(&settings(data.path())).unwrap();
+        assert!(!storage.has_mirror());
+        let error = storage.verify("").await.unwrap_err();
+        assert!(error.to_string().contains("[storage.mirror]"), "{error}");
+    }
+
+    #[test]
+    fn a_queued_mirror_is_refused_until_a_worker_drains_it() {
+        let data = tempfile::tempdir().unwrap();
+        let mut settings = settings(data.path());
+        settings.storage.mirror = Some(MirrorSettings {
+            mode: MirrorMode::Queue,
+            ..MirrorSettings::default()
+        });
+        let error = FileStorage::build(&settings).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("storage.mirror.mode: \"queue\""),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn memory_storage_and_cdn_urls() {
+        let data = tempfile::tempdir().unwrap();
+        let mut settings = settings(data.path());
+        settings.storage.backend = StorageBackend::Memory;
+        settings.storage.cdn_base_url = Some("https://cdn.example.com/files".to_owned());
+        let storage = FileStorage::build(&settings).unwrap();
+        let tenant = storage.for_tenant("ada").unwrap();
+        assert_eq!(
+            storage.public_url(&tenant, &key("x/y.png")).await.unwrap(),
+            Some("https://cdn.example.com/files/tenants/ada/x/y.png".to_owned())
+        );
+        // Nothing was written to the data folder.
+        assert!(!data.path().join("files").exists());
+        assert!(storage.for_tenant("a/b").is_err());
+        assert!(storage.for_tenant("").is_err());
+    }
+
+    #[test]
+    fn adapters_refusing_their_configuration_name_the_setting() {
+        let data = tempfile::tempdir().unwrap();
+        let mut settings = settings(data.path());
+        settings.storage.backend = StorageBackend::S3Sdk;
+        settings.storage.bucket = Some("Not_A_Bucket".to_owned());
+        let error = FileStorage::build(&settings).unwrap_err();
+        assert!(error.to_string().starts_with("storage: "), "{error}");
+
+        let mut settings = self::settings(data.path());
+        settings.storage.cdn_base_url = Some("ftp://cdn".to_owned());
+        let error = FileStorage::build(&settings).unwrap_err();
+        assert!(
+            error.to_string().starts_with("storage.cdn_base_url: "),
+            "{error}"
+        );
+    }
+}

@@ -5,20 +5,24 @@
 //! Every owner's objects live in their own part of the storage (a tenant scope keyed by
 //! the owner's id), so a key recorded for one owner can never reach another's objects.
 //!
-//! Until authentication lands, the owner is named by the `owner` query parameter: it is
-//! required to upload, and when given on the other routes a file of another owner is
-//! answered 404. Authentication will take the owner from the caller instead.
+//! Who owns a file: a caller authenticated as a Seam user (a credential carrying a user
+//! id) uploads and reads only their own files: the owner is that user, an `owner` query
+//! naming someone else is refused, and another user's file is answered 404. Other
+//! callers (anonymous where `auth.protect` leaves `/v1/files` open, service tokens,
+//! admins) name the owner with the `owner` query parameter: it is required to upload,
+//! and when given on the other routes a file of another owner is answered 404.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use seam_auth::Principal;
 use seam_core::{Classify, ErrorKind};
 use seam_domain::{OrderId, UserId};
 use seam_repository::{FileId, FileRecord, FileRepository, NewFile, OrderAttachment};
@@ -75,11 +79,11 @@ impl Files {
     }
 
     /// The record of `id`, or 404 when it does not exist or belongs to someone other
-    /// than `owner` (when given): another owner's file is not even acknowledged.
+    /// than `owner` (when known): another owner's file is not even acknowledged.
     async fn record(&self, id: FileId, owner: Option<UserId>) -> Result<FileRecord, ApiError> {
         let record = self.records.get(id).await.map_err(repository)?;
         if owner.is_some_and(|owner| owner != record.owner_id) {
-            return Err(Problem::new(StatusCode::NOT_FOUND, format!("file {id} not found")).into());
+            return Err(not_found(id));
         }
         Ok(record)
     }
@@ -132,8 +136,9 @@ pub struct UploadForm {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct UploadQuery {
-    /// The owner's user id (until authentication names the caller).
-    pub owner: String,
+    /// The owner's user id; a caller authenticated as a user may leave it out (it is
+    /// then that user) and may not name another.
+    pub owner: Option<String>,
     /// Whether the file may be served from a public (CDN) URL (default false).
     pub public: Option<bool>,
 }
@@ -142,7 +147,8 @@ pub struct UploadQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerQuery {
-    /// When given, a file of another owner is answered 404.
+    /// When given, a file of another owner is answered 404 (for a caller authenticated
+    /// as a user, their own id is implied).
     pub owner: Option<String>,
 }
 
@@ -199,6 +205,10 @@ pub struct AttachmentList {
     pub items: Vec<AttachmentView>,
 }
 
+fn not_found(id: FileId) -> ApiError {
+    Problem::new(StatusCode::NOT_FOUND, format!("file {id} not found")).into()
+}
+
 fn repository(error: seam_repository::Error) -> ApiError {
     ApiError::Orders(error.into())
 }
@@ -231,8 +241,29 @@ fn object_key(key: &str) -> Result<ObjectKey, ApiError> {
     ObjectKey::parse(key).map_err(|error| storage_error(error, "reading an object key"))
 }
 
-fn parse_owner(owner: Option<&str>) -> Result<Option<UserId>, ApiError> {
-    owner.map(|owner| parse_id("owner", owner)).transpose()
+/// The Seam user a request acts for, when its credential names one and is not an
+/// admin's (admins act for whichever owner they name).
+fn acting_user(principal: Option<&Principal>) -> Option<UserId> {
+    principal
+        .filter(|principal| !principal.roles.contains(crate::auth::ADMIN_ROLE))
+        .and_then(|principal| principal.user_id)
+}
+
+/// The owner a request is about: the calling user, or the `owner` parameter for other
+/// callers. A user naming another owner is refused with `refusal`.
+fn owner_of(
+    principal: Option<&Principal>,
+    owner: Option<&str>,
+    refusal: impl FnOnce() -> ApiError,
+) -> Result<Option<UserId>, ApiError> {
+    let named = owner
+        .map(|owner| parse_id::<seam_domain::User>("owner", owner))
+        .transpose()?;
+    match (acting_user(principal), named) {
+        (Some(user), Some(named)) if named != user => Err(refusal()),
+        (Some(user), _) => Ok(Some(user)),
+        (None, named) => Ok(named),
+    }
 }
 
 /// What the upload stream saw, read once `put` returns.
@@ -300,13 +331,21 @@ fn too_large(limit: u64) -> ApiError {
 )]
 pub(crate) async fn upload_file(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let files = &state.files;
     let Query(query) = query.map_err(|error| invalid(error.body_text()))?;
-    let owner: UserId = parse_id("owner", &query.owner)?;
+    let owner = owner_of(principal.as_deref(), query.owner.as_deref(), || {
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            "you can only upload files of your own".to_owned(),
+        )
+        .into()
+    })?
+    .ok_or_else(|| invalid("owner: required (the owner's user id)"))?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -450,6 +489,70 @@ pub(crate) async fn upload_file(
     Ok(response)
 }
 
+/// Query of `GET /v1/files`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListFiles {
+    /// Whose files; a caller authenticated as a user may leave it out (their own).
+    pub owner: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    pub limit: Option<u32>,
+    /// How many to skip (default 0).
+    pub offset: Option<u64>,
+}
+
+/// A page of files.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FilePage {
+    /// The files on this page, newest first.
+    pub items: Vec<FileView>,
+    /// How many the owner has in all.
+    pub total: u64,
+    /// The page size.
+    pub limit: u32,
+    /// How many were skipped.
+    pub offset: u64,
+}
+
+/// An owner's files, newest first.
+#[utoipa::path(
+    get, path = "/v1/files", params(ListFiles),
+    responses((status = 200, body = FilePage), (status = 403), (status = 422)),
+    tag = "files"
+)]
+pub(crate) async fn list_files(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    query: Result<Query<ListFiles>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<FilePage>, ApiError> {
+    let Query(query) = query.map_err(|error| invalid(error.body_text()))?;
+    let owner = owner_of(principal.as_deref(), query.owner.as_deref(), || {
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            "you can only list files of your own".to_owned(),
+        )
+        .into()
+    })?
+    .ok_or_else(|| invalid("owner: required (the owner's user id)"))?;
+    let page = state
+        .files
+        .records
+        .list_by_owner(owner, query.limit.unwrap_or(20), query.offset.unwrap_or(0))
+        .await
+        .map_err(|error| match error {
+            seam_repository::Error::Invalid { field, message } => {
+                invalid(format!("{field}: {message}"))
+            }
+            other => repository(other),
+        })?;
+    Ok(Json(FilePage {
+        items: page.items.iter().map(FileView::from).collect(),
+        total: page.total,
+        limit: page.limit,
+        offset: page.offset,
+    }))
+}
+
 /// The entity tag of a file: its SHA-256, the same on every backend and mirror.
 fn etag(record: &FileRecord) -> String {
     format!("\"{}\"", record.checksum_sha256)
@@ -481,16 +584,17 @@ fn etag_matches(header: Option<&HeaderValue>, etag: &str) -> bool {
 )]
 pub(crate) async fn download_file(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
     query: Result<Query<OwnerQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|error| invalid(error.body_text()))?;
     let id: FileId = parse_id("id", &id)?;
-    let record = state
-        .files
-        .record(id, parse_owner(query.owner.as_deref())?)
-        .await?;
+    let owner = owner_of(principal.as_deref(), query.owner.as_deref(), || {
+        not_found(id)
+    })?;
+    let record = state.files.record(id, owner).await?;
     let etag = etag(&record);
     if etag_matches(headers.get(header::IF_NONE_MATCH), &etag) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
@@ -584,15 +688,17 @@ pub(crate) async fn download_file(
 )]
 pub(crate) async fn file_url(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
     query: Result<Query<OwnerQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<FileUrl>, ApiError> {
     let Query(query) = query.map_err(|error| invalid(error.body_text()))?;
     let id: FileId = parse_id("id", &id)?;
     let files = &state.files;
-    let record = files
-        .record(id, parse_owner(query.owner.as_deref())?)
-        .await?;
+    let owner = owner_of(principal.as_deref(), query.owner.as_deref(), || {
+        not_found(id)
+    })?;
+    let record = files.record(id, owner).await?;
     let key = object_key(&record.key)?;
     let storage = files.scoped(record.owner_id)?;
     if record.public
@@ -636,15 +742,17 @@ pub(crate) async fn file_url(
 )]
 pub(crate) async fn delete_file(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
     query: Result<Query<OwnerQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Query(query) = query.map_err(|error| invalid(error.body_text()))?;
     let id: FileId = parse_id("id", &id)?;
     let files = &state.files;
-    let record = files
-        .record(id, parse_owner(query.owner.as_deref())?)
-        .await?;
+    let owner = owner_of(principal.as_deref(), query.owner.as_deref(), || {
+        not_found(id)
+    })?;
+    let record = files.record(id, owner).await?;
     let key = object_key(&record.key)?;
     // Bytes first: if this fails the record stays and the delete can be retried; a
     // missing object is fine (deletes are idempotent).
@@ -655,6 +763,22 @@ pub(crate) async fn delete_file(
         .map_err(|error| storage_error(error, "deleting a file"))?;
     files.records.delete(id).await.map_err(repository)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The order, when the caller may see it: a caller authenticated as a user sees only
+/// their own orders (another's is answered 404, as an unknown one).
+async fn order_of(
+    state: &AppState,
+    principal: Option<&Principal>,
+    order_id: OrderId,
+) -> Result<seam_domain::Order, ApiError> {
+    let order = state.orders.get_order(order_id).await?;
+    if acting_user(principal).is_some_and(|user| user != order.customer_id) {
+        return Err(
+            Problem::new(StatusCode::NOT_FOUND, format!("order {order_id} not found")).into(),
+        );
+    }
+    Ok(order)
 }
 
 /// Attaches a file of the order's customer to the order.
@@ -670,6 +794,7 @@ pub(crate) async fn delete_file(
 )]
 pub(crate) async fn attach_file(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -677,7 +802,7 @@ pub(crate) async fn attach_file(
     let order_id: OrderId = parse_id("id", &id)?;
     let request: AttachRequest = crate::json::parse(&headers, &body)?;
     let file_id: FileId = parse_id("file_id", &request.file_id)?;
-    let order = state.orders.get_order(order_id).await?;
+    let order = order_of(&state, principal.as_deref(), order_id).await?;
     let file = match state.files.records.get(file_id).await {
         Ok(file) => file,
         Err(error) if error.kind() == ErrorKind::NotFound => {
@@ -714,10 +839,11 @@ pub(crate) async fn attach_file(
 )]
 pub(crate) async fn list_attachments(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
 ) -> Result<Json<AttachmentList>, ApiError> {
     let order_id: OrderId = parse_id("id", &id)?;
-    state.orders.get_order(order_id).await?;
+    order_of(&state, principal.as_deref(), order_id).await?;
     let attachments = state
         .files
         .records

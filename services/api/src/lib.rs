@@ -204,7 +204,10 @@ fn router(
         // Every route above takes at most `server.body_limit_bytes`; uploads, added
         // after the layer, stream up to `storage.max_upload_bytes` and enforce it.
         .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
-        .route("/v1/files", axum::routing::post(files::upload_file))
+        .route(
+            "/v1/files",
+            axum::routing::post(files::upload_file).get(files::list_files),
+        )
         .with_state(state);
     // Sign-in sessions authenticate like bearer tokens (`auth.session_cookie`).
     let sessions = signin

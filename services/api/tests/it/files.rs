@@ -615,3 +615,87 @@ async fn the_openapi_document_lists_the_file_routes() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_signed_in_user_owns_what_they_upload_and_sees_only_their_files() {
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = seeded_settings(data.path()).await;
+    settings.auth.protect.push("/v1/files".to_owned());
+    let mut request = seam_wiring::auth::TokenRequest::new(DEMO_CUSTOMER_ID.to_string());
+    request.user_id = Some(seam_core::Id::from_uuid(DEMO_CUSTOMER_ID));
+    let token = seam_wiring::auth::issue_token(&settings, &request).unwrap();
+    let user = crate::authorized_client(seam_core::ExposeSecret::expose_secret(&token.token));
+    let app = TestApp::spawn(settings).await;
+    let other = create_user(&app, "eve@example.com").await;
+    let send = |client: &reqwest::Client, query: &str| {
+        client
+            .post(app.url(&format!("/v1/files{query}")))
+            .header("content-type", multipart_type())
+            .body(multipart(&[("file", Some("text/plain"), b"mine")]))
+            .send()
+    };
+
+    // No owner named: the caller's own file.
+    let response = send(&user, "").await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let mine: Value = response.json().await.unwrap();
+    assert_eq!(mine["owner_id"], DEMO_CUSTOMER_ID.to_string().as_str());
+    // Naming someone else is refused.
+    let (status, detail) = problem(send(&user, &format!("?owner={other}")).await.unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(detail, "you can only upload files of your own");
+    // An admin (TestApp's client) uploads for whomever it names.
+    let response = send(&app.client, &format!("?owner={other}")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let theirs: Value = response.json().await.unwrap();
+
+    let get = |path: String| user.get(app.url(&path)).send();
+    let own = get(format!("/v1/files/{}", mine["id"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    let (status, _) = problem(
+        get(format!("/v1/files/{}", theirs["id"].as_str().unwrap()))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Listing: the caller's own files, whatever they name.
+    let listed: Value = user
+        .get(app.url("/v1/files"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["items"][0]["id"], mine["id"]);
+    let refused = user
+        .get(app.url(&format!("/v1/files?owner={other}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let listed: Value = app
+        .get(&format!("/v1/files?owner={other}&limit=1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (listed["total"].as_u64(), listed["limit"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let (status, _) = problem(app.get(&format!("/v1/files?owner={other}&limit=0")).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Without a credential the protected routes answer 401.
+    let anonymous = reqwest::Client::new()
+        .get(app.url(&format!("/v1/files/{}", mine["id"].as_str().unwrap())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
