@@ -292,3 +292,55 @@ async fn the_authorization_url_carries_pkce_state_and_nonce() {
         .unwrap();
     assert_eq!(signed_in.return_to, "/");
 }
+
+#[tokio::test]
+async fn a_rotated_provider_key_is_fetched_once_and_bogus_kids_are_rate_limited() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    use crate::support::{advance, sign_with};
+
+    let provider = MockProvider::start().await;
+    let harness = Harness::new(config(&provider.issuer())).await;
+    provider.sign_in_with(&harness, None, |_| {}).await.unwrap();
+    assert_eq!(provider.jwks_fetches().await, 1);
+
+    // The provider publishes a second key and signs with it.
+    let rotated: serde_json::Value =
+        serde_json::from_str(include_str!("../data/jwks-rotated.json")).unwrap();
+    Mock::given(method("GET"))
+        .and(path("/jwks"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(rotated))
+        .with_priority(1)
+        .mount(&provider.server)
+        .await;
+    let second_key = include_bytes!("../data/rsa-test-key-2.pem");
+    advance(&harness.clock, 61);
+    provider
+        .sign_in_signed(
+            &harness,
+            None,
+            |_| {},
+            |claims| sign_with(claims, "test-key-2", second_key),
+        )
+        .await
+        .expect("the new key is fetched on first sight");
+    assert_eq!(provider.jwks_fetches().await, 2);
+
+    // Tokens of the old key still validate, from the cache.
+    provider.sign_in_with(&harness, None, |_| {}).await.unwrap();
+    // A flood of unknown key ids within `jwks_min_refresh` fetches nothing more.
+    for _ in 0..3 {
+        let error = provider
+            .sign_in_signed(
+                &harness,
+                None,
+                |_| {},
+                |claims| sign_with(claims, "bogus", second_key),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::UnknownKey { .. }), "{error:?}");
+    }
+    assert_eq!(provider.jwks_fetches().await, 2);
+}

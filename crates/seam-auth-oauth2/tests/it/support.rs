@@ -174,20 +174,33 @@ impl MockProvider {
     }
 
     /// Signs in through `harness` with claims changed by `edit`, answering the code
-    /// exchange with an ID token carrying them.
+    /// exchange with an ID token carrying them, signed with the first test key.
     pub(crate) async fn sign_in_with(
         &self,
         harness: &Harness,
         previous_session: Option<&str>,
         edit: impl FnOnce(&mut Value),
     ) -> seam_auth::Result<SignedIn> {
+        self.sign_in_signed(harness, previous_session, edit, |claims| {
+            sign(claims, TEST_KID)
+        })
+        .await
+    }
+
+    /// As [`sign_in_with`](Self::sign_in_with), the ID token made by `signer`.
+    pub(crate) async fn sign_in_signed(
+        &self,
+        harness: &Harness,
+        previous_session: Option<&str>,
+        edit: impl FnOnce(&mut Value),
+        signer: impl FnOnce(&Value) -> String,
+    ) -> seam_auth::Result<SignedIn> {
         let start = harness.signin.begin(Some("/orders")).await.unwrap();
         let state = query_param(&start.redirect_url, "state").unwrap();
         let nonce = query_param(&start.redirect_url, "nonce").unwrap();
         let mut claims = self.claims(&harness.clock, "mock-user", &nonce);
         edit(&mut claims);
-        self.answer_code_exchange(&sign(&claims, TEST_KID), 300)
-            .await;
+        self.answer_code_exchange(&signer(&claims), 300).await;
         harness
             .signin
             .complete(Callback {
@@ -199,12 +212,27 @@ impl MockProvider {
             })
             .await
     }
+
+    /// How many times the JWKS was fetched.
+    pub(crate) async fn jwks_fetches(&self) -> usize {
+        self.server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|request| request.url.path() == "/jwks")
+            .count()
+    }
 }
 
-/// Signs `claims` with the test RSA key (`tests/data/rsa-test-key.pem`), RS256.
+/// Signs `claims` with the first test RSA key (`tests/data/rsa-test-key.pem`), RS256.
 pub(crate) fn sign(claims: &Value, kid: &str) -> String {
-    let key = EncodingKey::from_rsa_pem(include_bytes!("../data/rsa-test-key.pem"))
-        .expect("test RSA key");
+    sign_with(claims, kid, include_bytes!("../data/rsa-test-key.pem"))
+}
+
+/// Signs `claims` with an RSA key in PEM, RS256, naming `kid`.
+pub(crate) fn sign_with(claims: &Value, kid: &str, pem: &[u8]) -> String {
+    let key = EncodingKey::from_rsa_pem(pem).expect("test RSA key");
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(kid.to_owned());
     jsonwebtoken::encode(&header, claims, &key).expect("sign")
