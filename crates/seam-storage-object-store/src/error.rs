@@ -51,6 +51,12 @@ impl From<StoreError> for Error {
         } = error;
         let text = chain_text(&source);
         let key_text = key.as_ref().map_or_else(String::new, |k| format!(" {k}"));
+        if file_directory_clash(&source) {
+            return Error::invalid(format!(
+                "{operation}{key_text}: a file system cannot hold both a key and keys under it \
+                 (`a` and `a/b`): one of them exists already"
+            ));
+        }
         match &source {
             object_store::Error::NotFound { .. } if text.contains("NoSuchBucket") => {
                 Error::unavailable(format!("{operation}{key_text}: the bucket does not exist"))
@@ -141,6 +147,24 @@ fn transport_kind(error: &object_store::Error) -> Option<HttpErrorKind> {
         current = error.source();
     }
     None
+}
+
+/// Whether a local write failed because a file stands where a directory must go, or
+/// the reverse (`a` and `a/b` on a file system).
+fn file_directory_clash(error: &object_store::Error) -> bool {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(error) = current {
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::IsADirectory | std::io::ErrorKind::NotADirectory
+            )
+        {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
 
 /// The HTTP status in an `object_store` message ("... status code: 503 Service ...").

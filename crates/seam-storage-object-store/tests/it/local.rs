@@ -85,3 +85,46 @@ async fn objects_are_plain_files_under_the_root() {
     storage.delete(&key).await.unwrap();
     assert!(files_under(dir.path()).is_empty());
 }
+
+#[tokio::test]
+async fn a_key_and_keys_under_it_cannot_both_be_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = local(dir.path());
+    let parent = ObjectKey::parse("c").unwrap();
+    let child = ObjectKey::parse("c/d").unwrap();
+    storage
+        .put_bytes(&child, Bytes::from_static(b"child"), PutOptions::default())
+        .await
+        .unwrap();
+    let error = storage
+        .put_bytes(
+            &parent,
+            Bytes::from_static(b"parent"),
+            PutOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, seam_storage::Error::Invalid(message) if message.contains("`a` and `a/b`")),
+        "{error:?}"
+    );
+    storage.delete(&child).await.unwrap();
+    // With the child gone (and its empty directory cleaned up) the parent fits.
+    storage
+        .put_bytes(
+            &parent,
+            Bytes::from_static(b"parent"),
+            PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    let error = storage
+        .put_bytes(&child, Bytes::from_static(b"child"), PutOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, seam_storage::Error::Invalid(_)),
+        "{error:?}"
+    );
+    assert_eq!(storage.get_bytes(&parent).await.unwrap(), "parent");
+}
