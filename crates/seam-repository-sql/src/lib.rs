@@ -26,12 +26,14 @@ mod postgres;
 mod rows;
 mod sqlite;
 mod statements;
+mod webhook_events;
 
 use seam_repository::{RepositoryPorts, Result};
 use seam_sql::{Backend, Database};
 
 pub use postgres::{OUTBOX_CHANNEL, PostgresRepositories, PostgresRepositoryConfig};
 pub use sqlite::{SqliteRepositories, SqliteRepositoryConfig};
+pub use webhook_events::SqlWebhookEvents;
 
 /// The repositories of whichever backend a database is.
 #[derive(Debug, Clone)]

@@ -15,6 +15,8 @@
 //!   published, release on failure, wait for new messages.
 //! - [`FileRepository`]: records of files kept in object storage, and their attachment
 //!   to orders.
+//! - [`WebhookEventLog`]: the log of processed inbound webhook events
+//!   ([`MemoryWebhookEvents`] in memory).
 //! - [`IdentityRepository`]: which identity-provider account signs in as which user
 //!   ([`MemoryIdentities`] in memory).
 //!
@@ -40,22 +42,30 @@ mod files;
 mod identities;
 pub mod memory;
 mod types;
+mod webhook_events;
 
 pub use error::{BoxError, Error, Result};
+pub use files::{
+    DynFileRepository, FileId, FileRecord, FileRepository, MAX_ATTACHMENT_ROLE_LEN,
+    MAX_FILE_KEY_LEN, NewFile, OrderAttachment, check_attachment_role, check_new_file,
+};
 #[cfg(any(test, feature = "conformance"))]
 pub use identities::identity_conformance;
 pub use identities::{
     DynIdentityRepository, ExternalIdentity, IdentityRepository, MAX_PROVIDER_LEN, MAX_SUBJECT_LEN,
     MemoryIdentities, check_identity_key,
 };
-pub use files::{
-    DynFileRepository, FileId, FileRecord, FileRepository, MAX_ATTACHMENT_ROLE_LEN,
-    MAX_FILE_KEY_LEN, NewFile, OrderAttachment, check_attachment_role, check_new_file,
-};
 pub use types::{
     MAX_PAGE_SIZE, OutboxMessage, OutboxRecord, Page, Product, Reservation, SortDirection,
     StoredResponse, UserQuery, UserSort, UserUpdate, check_consumer, check_idempotency_key,
     check_limit, check_offset, check_product, check_stock, check_stored_response,
+};
+#[cfg(any(test, feature = "conformance"))]
+pub use webhook_events::webhook_events_conformance;
+pub use webhook_events::{
+    DynWebhookEventLog, MAX_WEBHOOK_KEY_LEN, MemoryWebhookEvents, WebhookAttempt, WebhookEvent,
+    WebhookEventLog, WebhookEventQuery, WebhookEventStatus, apply_webhook_attempt,
+    check_webhook_attempt,
 };
 
 /// Users (customers).

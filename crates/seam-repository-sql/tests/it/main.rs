@@ -8,3 +8,4 @@ mod support;
 
 mod postgres;
 mod sqlite;
+mod webhook_events;
