@@ -16,7 +16,8 @@
 //! is refunded in part answers [`PaymentStatus::PartiallyRefunded`], and so on.
 //!
 //! Card tokens (`tok_…`) travel as `payment_method_data[card][token]`, payment-method
-//! ids (`pm_…`) as `payment_method`; a bank debit adds its scheme to
+//! ids (`pm_…`) as `payment_method`; a wallet's token is a card token to Stripe (Apple
+//! Pay and Google Pay tokenise into cards); a bank debit adds its scheme to
 //! `payment_method_types[]` (its mandate must have been set up client-side). A
 //! [`CustomerRef::Provider`] is Stripe's `customer`; a [`CustomerRef::Internal`] id is
 //! kept in `metadata[seam_customer]`.
