@@ -23,6 +23,9 @@
 //!   [`VerifyError::public_message`] (`"invalid signature"`) with
 //!   [`Provider::rejection_status`] (a 4xx, never a 5xx).
 //!
+//! [`Ingest`] is the whole request path: verify, deduplicate by event id and enqueue
+//! atomically, acknowledge; see [`ingest`].
+//!
 //! Only once a request is [`Verified`] may its body be parsed: [`events`] reads the
 //! event id and type from Stripe and SendGrid bodies.
 //!
@@ -47,6 +50,7 @@ mod error;
 pub mod events;
 pub mod github;
 mod headers;
+pub mod ingest;
 mod mac;
 pub mod sendgrid;
 pub mod sign;
@@ -65,6 +69,7 @@ use serde::{Deserialize, Serialize};
 pub use config::{ConfigError, EndpointConfig};
 pub use error::VerifyError;
 pub use github::GithubVerifier;
+pub use ingest::{Accepted, Ingest, IngestError, WebhookMessage};
 pub use sendgrid::SendgridVerifier;
 pub use standard::StandardWebhooksVerifier;
 pub use stripe::StripeVerifier;

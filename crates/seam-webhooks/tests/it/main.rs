@@ -3,6 +3,7 @@
 
 mod config;
 mod github;
+mod ingest;
 mod metrics;
 mod props;
 mod sendgrid;
