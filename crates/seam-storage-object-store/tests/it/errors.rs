@@ -272,3 +272,30 @@ async fn a_server_that_never_answers_times_out() {
     assert!(error.is_retryable());
     silent.abort();
 }
+
+#[tokio::test]
+async fn an_expired_signed_url_is_refused_by_the_server() {
+    let storage = s3_storage().await;
+    let key = key(&unique_prefix("expired"), "a.txt");
+    storage
+        .put_bytes(
+            &key,
+            Bytes::from_static(b"short-lived"),
+            PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    let signed = storage
+        .signed_url(SignedMethod::Get, &key, Duration::from_secs(1))
+        .await
+        .unwrap();
+    // Well past the one second (signatures carry whole seconds); the server decides.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let response = reqwest::Client::new()
+        .get(&signed.url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    storage.delete(&key).await.unwrap();
+}
