@@ -16,6 +16,7 @@
 #   SEAM_S3_SECRET_KEY  its secret                        default seam-test-secret-key
 #   SEAM_S3_BUCKET      bucket created at start           default seam-test
 #   SEAM_S3_LOG         server log                        default /tmp/seam-s3.log
+#   SEAM_S3_PID         pid file of the server it starts  default /tmp/seam-s3.pid
 #
 # The credentials are fixed test values, not secrets: the server only listens on loopback.
 # Tests isolate their data with a unique key prefix in the one bucket (s3s-fs maps a
