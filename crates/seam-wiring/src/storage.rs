@@ -19,6 +19,9 @@ use seam_storage_object_store::{
     S3Config as ObjectStoreS3Config,
 };
 
+use seam_core::{Classify, Health, HealthCheck};
+use seam_health::{CheckOptions, HealthRegistry};
+
 use crate::StartupError;
 
 /// The file storage the settings name.
@@ -32,6 +35,36 @@ pub struct FileStorage {
     mirror: Option<Arc<dyn ObjectStorage>>,
     /// CDN URLs of public objects.
     urls: PublicUrls,
+}
+
+/// Whether a store answers: a `head` of a key that does not exist, which every backend
+/// answers cheaply (`NotFound` means it is reachable and the credentials work).
+#[derive(Debug)]
+struct StorageHealth {
+    name: &'static str,
+    storage: Arc<dyn ObjectStorage>,
+}
+
+/// The key probed; nothing is ever written there.
+const HEALTH_PROBE_KEY: &str = "seam-health-probe";
+
+#[async_trait::async_trait]
+impl HealthCheck for StorageHealth {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    async fn check(&self) -> Health {
+        let key = match ObjectKey::parse(HEALTH_PROBE_KEY) {
+            Ok(key) => key,
+            Err(error) => return Health::down(error.to_string()),
+        };
+        match self.storage.head(&key).await {
+            Ok(_) | Err(seam_storage::Error::NotFound { .. }) => Health::up(),
+            // Storage errors name keys and backends, never credentials.
+            Err(error) => Health::down(format!("{}: {error}", error.kind())),
+        }
+    }
 }
 
 fn adapter_error(what: &'static str, error: impl std::fmt::Display) -> StartupError {
@@ -224,6 +257,28 @@ impl FileStorage {
             .map(Some)
     }
 
+    /// Registers the stores' health checks, `storage` and (with a mirror)
+    /// `storage.mirror`, as non-critical: the service keeps taking orders while files are
+    /// unavailable, and `/health` shows it degraded.
+    pub fn register_health(&self, health: &HealthRegistry) {
+        health.register_with(
+            Arc::new(StorageHealth {
+                name: "storage",
+                storage: self.primary.clone(),
+            }),
+            CheckOptions::non_critical(),
+        );
+        if let Some(mirror) = &self.mirror {
+            health.register_with(
+                Arc::new(StorageHealth {
+                    name: "storage.mirror",
+                    storage: mirror.clone(),
+                }),
+                CheckOptions::non_critical(),
+            );
+        }
+    }
+
     /// Whether a mirror is configured.
     pub fn has_mirror(&self) -> bool {
         self.mirror.is_some()
@@ -294,6 +349,27 @@ mod tests {
         assert!(!storage.has_mirror());
         let error = storage.verify("").await.unwrap_err();
         assert!(error.to_string().contains("[storage.mirror]"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn health_checks_probe_each_store() {
+        let data = tempfile::tempdir().unwrap();
+        let mut settings = settings(data.path());
+        settings.storage.mirror = Some(MirrorSettings::default());
+        let storage = FileStorage::build(&settings).unwrap();
+        let health = HealthRegistry::new(
+            seam_health::HealthConfig::default(),
+            seam_core::SystemClock::shared(),
+        );
+        storage.register_health(&health);
+        health.check_all().await;
+        let report = health.report();
+        let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["storage", "storage.mirror"], "{report:?}");
+        for check in &report.checks {
+            assert_eq!(check.status, seam_core::HealthStatus::Up, "{check:?}");
+            assert!(!check.critical, "{check:?}");
+        }
     }
 
     #[test]

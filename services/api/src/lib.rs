@@ -71,10 +71,14 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let infrastructure = Infrastructure::build(settings).await?;
         let adapters = Adapters::build(&infrastructure.settings, &infrastructure.database).await?;
+        let storage = seam_wiring::FileStorage::build(&infrastructure.settings)?;
+        storage.register_health(&infrastructure.health);
+        // Run the new checks once, so readiness means something from the first request.
+        infrastructure.health.check_all().await;
         let state = AppState {
             orders: Arc::new(adapters.order_service(&infrastructure.settings)?),
             files: files::Files::new(
-                seam_wiring::FileStorage::build(&infrastructure.settings)?,
+                storage,
                 adapters.repositories.files.clone(),
                 infrastructure.settings.storage.clone(),
             ),

@@ -153,6 +153,19 @@ async fn upload_and_download_round_trip_with_checksum() {
         "{objects:?}"
     );
 
+    // The storage has its (non-critical) health check.
+    let health: Value = app.get("/health").await.json().await.unwrap();
+    let storage = health["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["name"] == "storage")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(storage["status"], "up", "{health}");
+    assert_eq!(storage["critical"], false, "{health}");
+    assert_eq!(health["status"], "up", "{health}");
+
     // A client that has it already gets a 304.
     let again = app
         .client
