@@ -49,7 +49,7 @@ use seam_domain::User;
 use seam_repository::{DynIdentityRepository, DynUserRepository};
 use seam_telemetry::PortMetrics;
 use subtle::ConstantTimeEq;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OnceCell};
 
 pub use config::{ClaimNames, OidcConfig, SessionConfig};
 pub use crypto::{TokenCipher, TokenKeyConfig};
@@ -113,6 +113,9 @@ pub struct Callback<'a> {
     pub state: Option<&'a str>,
     /// `error`, when the provider refused (`access_denied`, ...).
     pub error: Option<&'a str>,
+    /// `iss` (RFC 9207), when the provider sends it: it must be the provider this
+    /// sign-in started with (defence against mix-up attacks).
+    pub iss: Option<&'a str>,
 }
 
 impl fmt::Debug for Callback<'_> {
@@ -165,18 +168,28 @@ pub struct OidcSignIn {
 
 struct Inner {
     config: OidcConfig,
-    metadata: ProviderMetadata,
-    client: OidcClient,
-    verifier: IdTokenVerifier,
+    /// The provider's endpoints, client and key cache: set by `build` when discovery
+    /// answers, else on first use (a provider that is down at start-up must not keep
+    /// the service from starting).
+    provider: OnceCell<Provider>,
+    http: oauth2::reqwest::Client,
+    clock: SharedClock,
     store: SessionStore,
     mapper: ProfileMapper,
     refresh_locks: Vec<Mutex<()>>,
 }
 
+/// What discovery gives: the endpoints, the OAuth2 client, the ID token verifier.
+struct Provider {
+    metadata: ProviderMetadata,
+    client: OidcClient,
+    verifier: IdTokenVerifier,
+}
+
 impl fmt::Debug for OidcSignIn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OidcSignIn")
-            .field("issuer", &self.inner.metadata.issuer)
+            .field("issuer", &self.inner.config.issuer)
             .field("client_id", &self.inner.config.client_id)
             .finish_non_exhaustive()
     }
@@ -186,71 +199,104 @@ impl OidcSignIn {
     /// Validates `config`, discovers the provider's endpoints (unless configured) and
     /// builds the sign-in.
     ///
+    /// A provider that cannot be reached is not fatal: a warning is logged and discovery
+    /// is tried again on the next sign-in (which answers `ProviderUnavailable` until it
+    /// succeeds); sessions keep working meanwhile.
+    ///
     /// # Errors
     ///
     /// `Error::Invalid` naming the setting that is wrong (bad URL, no or bad token key,
-    /// zero timeouts, discovery naming another issuer);
-    /// `Error::ProviderUnavailable` when discovery fails.
+    /// zero timeouts, discovery naming another issuer).
     pub async fn build(config: OidcConfig, deps: SignInDeps) -> Result<Self> {
         let cipher = TokenCipher::new(&config.token_keys, &config.active_token_key)?;
         validate(&config)?;
+        provider::check_url("issuer", &config.issuer)?;
+        provider::check_url("redirect_url", &config.redirect_url)?;
         let http = provider::http_client(config.http_timeout)?;
-        let metadata = match &config.endpoints {
-            Some(endpoints) => {
-                endpoints.validate()?;
-                if endpoints.issuer.trim_end_matches('/') != config.issuer.trim_end_matches('/') {
-                    return Err(config_error(
-                        "endpoints.issuer",
-                        "must be the configured issuer",
-                    ));
-                }
-                endpoints.clone()
-            }
-            None => {
-                provider::check_url("issuer", &config.issuer)?;
-                provider::discover(&http, &config.issuer).await?
-            }
-        };
-        let client = OidcClient::new(&config, &metadata, http.clone())?;
-        let jwks = JwksCache::new(
-            http,
-            metadata.issuer.clone(),
-            metadata.jwks_uri.clone(),
+        let store = SessionStore::new(
+            deps.cache,
+            cipher,
             deps.clock.clone(),
-            config.jwks_min_refresh,
+            config.session.clone(),
         );
-        let verifier = IdTokenVerifier {
-            issuer: metadata.issuer.clone(),
-            client_id: config.client_id.clone(),
-            jwks,
-            leeway: config.leeway,
-            clock: deps.clock.clone(),
-        };
-        let store = SessionStore::new(deps.cache, cipher, deps.clock, config.session.clone());
-        tracing::info!(
-            oidc.issuer = %metadata.issuer,
-            oidc.revocation = client.has_revocation(),
-            "OpenID Connect sign-in ready"
-        );
-        Ok(Self {
+        let signin = Self {
             inner: Arc::new(Inner {
                 mapper: ProfileMapper {
                     users: deps.users,
                     identities: deps.identities,
                 },
                 config,
-                metadata,
-                client,
-                verifier,
+                provider: OnceCell::new(),
+                http,
+                clock: deps.clock,
                 store,
                 refresh_locks: (0..REFRESH_LOCKS).map(|_| Mutex::new(())).collect(),
             }),
-        })
+        };
+        match signin.provider().await {
+            Ok(provider) => tracing::info!(
+                oidc.issuer = %provider.metadata.issuer,
+                oidc.revocation = provider.client.has_revocation(),
+                "OpenID Connect sign-in ready"
+            ),
+            Err(error @ Error::ProviderUnavailable { .. }) => tracing::warn!(
+                error.message = %error,
+                "the identity provider does not answer discovery; retrying at the first sign-in"
+            ),
+            Err(other) => return Err(other),
+        }
+        Ok(signin)
     }
 
-    /// The provider's endpoints in use.
-    pub fn metadata(&self) -> &ProviderMetadata {
-        &self.inner.metadata
+    /// The provider, discovered now if it was not yet.
+    async fn provider(&self) -> Result<&Provider> {
+        self.inner
+            .provider
+            .get_or_try_init(|| async {
+                let config = &self.inner.config;
+                let metadata = match &config.endpoints {
+                    Some(endpoints) => {
+                        endpoints.validate()?;
+                        if endpoints.issuer.trim_end_matches('/')
+                            != config.issuer.trim_end_matches('/')
+                        {
+                            return Err(config_error(
+                                "endpoints.issuer",
+                                "must be the configured issuer",
+                            ));
+                        }
+                        endpoints.clone()
+                    }
+                    None => provider::discover(&self.inner.http, &config.issuer).await?,
+                };
+                let client = OidcClient::new(config, &metadata, self.inner.http.clone())?;
+                let jwks = JwksCache::new(
+                    self.inner.http.clone(),
+                    metadata.issuer.clone(),
+                    metadata.jwks_uri.clone(),
+                    self.inner.clock.clone(),
+                    config.jwks_min_refresh,
+                );
+                let verifier = IdTokenVerifier {
+                    issuer: metadata.issuer.clone(),
+                    client_id: config.client_id.clone(),
+                    jwks,
+                    leeway: config.leeway,
+                    clock: self.inner.clock.clone(),
+                };
+                Ok(Provider {
+                    metadata,
+                    client,
+                    verifier,
+                })
+            })
+            .await
+    }
+
+    /// The provider's endpoints in use, once discovered (`None` while the provider has
+    /// not answered discovery yet).
+    pub fn metadata(&self) -> Option<&ProviderMetadata> {
+        self.inner.provider.get().map(|provider| &provider.metadata)
     }
 
     /// The configuration.
@@ -269,7 +315,7 @@ impl OidcSignIn {
     pub async fn begin(&self, return_to: Option<&str>) -> Result<LoginStart> {
         METRICS
             .call("begin", async {
-                let request = self.inner.client.authorization_request();
+                let request = self.provider().await?.client.authorization_request();
                 let login_id = random_id();
                 let store = &self.inner.store;
                 let pending = PendingLogin {
@@ -343,6 +389,12 @@ impl OidcSignIn {
         if !bool::from(given.as_bytes().ct_eq(state.expose_secret().as_bytes())) {
             return Err(Error::StateMismatch);
         }
+        let provider = self.provider().await?;
+        if let Some(iss) = callback.iss
+            && iss.trim_end_matches('/') != provider.metadata.issuer.trim_end_matches('/')
+        {
+            return Err(Error::wrong_issuer(iss));
+        }
         let code = callback
             .code
             .filter(|code| !code.is_empty() && code.len() <= 2048)
@@ -350,13 +402,12 @@ impl OidcSignIn {
         let verifier = store.open_login(login_id, Field::Verifier, &pending.pkce_verifier)?;
         let nonce = store.open_login(login_id, Field::Nonce, &pending.nonce)?;
 
-        let tokens = self.inner.client.exchange_code(code, &verifier).await?;
+        let tokens = provider.client.exchange_code(code, &verifier).await?;
         let id_token = tokens
             .id_token
             .as_ref()
             .ok_or_else(|| Error::malformed("the token response has no id_token"))?;
-        let claims = self
-            .inner
+        let claims = provider
             .verifier
             .verify(id_token.expose_secret(), Some(nonce.expose_secret()))
             .await?;
@@ -364,7 +415,7 @@ impl OidcSignIn {
         let user = self
             .inner
             .mapper
-            .user_for(&self.inner.metadata.issuer, &profile)
+            .user_for(&provider.metadata.issuer, &profile)
             .await?;
 
         // Fixation: whatever session the browser had ends; the signed-in one is new.
@@ -378,7 +429,7 @@ impl OidcSignIn {
         let session = Session {
             user_id: user.id,
             subject: profile.subject.clone(),
-            issuer: self.inner.metadata.issuer.clone(),
+            issuer: provider.metadata.issuer.clone(),
             email: profile.email.clone(),
             name: profile.name.clone(),
             picture: profile.picture.clone(),
@@ -495,36 +546,32 @@ impl OidcSignIn {
                     });
                 };
                 let mut revoked = false;
-                if self.inner.client.has_revocation() {
+                let client = match self.provider().await {
+                    Ok(provider) => Some(&provider.client),
+                    Err(error) => {
+                        tracing::warn!(
+                            error.message = %error,
+                            "cannot reach the provider to revoke tokens at logout"
+                        );
+                        None
+                    }
+                };
+                if let Some(client) = client.filter(|client| client.has_revocation()) {
                     // The refresh token first: revoking it ends the whole grant at most
                     // providers; the access token then for those where it does not.
                     revoked = true;
                     if let Some(sealed) = &stored.refresh_token {
                         let token = store.open_session(session_id, Field::Refresh, sealed)?;
-                        revoked &= self.revoke(&token, TokenHint::Refresh).await;
+                        revoked &= revoke(client, &token, TokenHint::Refresh).await;
                     }
                     let token =
                         store.open_session(session_id, Field::Access, &stored.access_token)?;
-                    revoked &= self.revoke(&token, TokenHint::Access).await;
+                    revoked &= revoke(client, &token, TokenHint::Access).await;
                 }
                 tracing::info!(user.id = %stored.session.user_id, revoked, "signed out");
                 Ok(LogoutOutcome { ended, revoked })
             })
             .await
-    }
-
-    async fn revoke(&self, token: &SecretString, hint: TokenHint) -> bool {
-        match self.inner.client.revoke(token, hint).await {
-            Ok(done) => done,
-            Err(error) => {
-                tracing::warn!(
-                    error.message = %error,
-                    error.reason = error.reason(),
-                    "the provider did not revoke a token at logout"
-                );
-                false
-            }
-        }
     }
 
     /// The session cookie carrying `session_id`: `HttpOnly`, `SameSite=Lax`, `Path=/`,
@@ -643,7 +690,8 @@ impl OidcSignIn {
         let store = &self.inner.store;
         let sealed = stored.refresh_token.as_ref().ok_or(Error::SessionExpired)?;
         let refresh_token = store.open_session(session_id, Field::Refresh, sealed)?;
-        let tokens: IssuedTokens = match self.inner.client.refresh(&refresh_token).await {
+        let client = &self.provider().await?.client;
+        let tokens: IssuedTokens = match client.refresh(&refresh_token).await {
             Ok(tokens) => tokens,
             Err(error @ Error::InvalidGrant { .. }) => {
                 store.delete(session_id).await?;
@@ -689,6 +737,21 @@ impl SessionResolver for OidcSignIn {
                 .with_user(session.user_id)
                 .with_session(session_id),
         ))
+    }
+}
+
+/// Revokes one token; a failure is logged, never an error (the user is signed out).
+async fn revoke(client: &OidcClient, token: &SecretString, hint: TokenHint) -> bool {
+    match client.revoke(token, hint).await {
+        Ok(done) => done,
+        Err(error) => {
+            tracing::warn!(
+                error.message = %error,
+                error.reason = error.reason(),
+                "the provider did not revoke a token at logout"
+            );
+            false
+        }
     }
 }
 

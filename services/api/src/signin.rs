@@ -54,6 +54,8 @@ pub struct CallbackParams {
     pub state: Option<String>,
     /// The provider's error code, when it refused.
     pub error: Option<String>,
+    /// The provider's issuer (RFC 9207), when it sends it.
+    pub iss: Option<String>,
 }
 
 impl std::fmt::Debug for CallbackParams {
@@ -190,6 +192,7 @@ async fn callback(
             code: params.code.as_deref(),
             state: params.state.as_deref(),
             error: params.error.as_deref(),
+            iss: params.iss.as_deref(),
         })
         .await;
     let mut response = match result {

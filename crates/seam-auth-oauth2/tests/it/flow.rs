@@ -161,7 +161,12 @@ async fn login_callback_session_refresh_logout_revoked() {
     require_provider().await;
     let harness = Harness::new(provider_config()).await;
     assert_eq!(
-        harness.signin.metadata().revocation_endpoint.as_deref(),
+        harness
+            .signin
+            .metadata()
+            .expect("discovered")
+            .revocation_endpoint
+            .as_deref(),
         Some("http://127.0.0.1:9400/token/revocation"),
         "endpoints come from discovery"
     );
@@ -187,6 +192,7 @@ async fn login_callback_session_refresh_logout_revoked() {
             code: Some(&code),
             state: Some(&state),
             error: None,
+            iss: query_param(&back, "iss").as_deref(),
         })
         .await
         .unwrap();
@@ -236,6 +242,7 @@ async fn login_callback_session_refresh_logout_revoked() {
             code: query_param(&back, "code").as_deref(),
             state: query_param(&back, "state").as_deref(),
             error: None,
+            iss: query_param(&back, "iss").as_deref(),
         })
         .await
         .unwrap();

@@ -344,3 +344,22 @@ async fn a_rotated_provider_key_is_fetched_once_and_bogus_kids_are_rate_limited(
     }
     assert_eq!(provider.jwks_fetches().await, 2);
 }
+
+#[tokio::test]
+async fn a_callback_naming_another_issuer_is_refused() {
+    let provider = MockProvider::start().await;
+    let harness = Harness::new(config(&provider.issuer())).await;
+    let start = harness.signin.begin(None).await.unwrap();
+    let error = harness
+        .signin
+        .complete(Callback {
+            login_id: Some(start.cookie.value()),
+            code: Some("code"),
+            state: query_param(&start.redirect_url, "state").as_deref(),
+            iss: Some("https://attacker.example.com"),
+            ..Callback::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::WrongIssuer { .. }), "{error:?}");
+}

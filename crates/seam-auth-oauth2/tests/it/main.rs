@@ -3,6 +3,7 @@
 //! wiremock provider, and tokens at rest.
 
 mod crypto;
+mod discovery;
 mod flow;
 mod id_token;
 mod sessions;

@@ -209,6 +209,7 @@ impl MockProvider {
                 code: Some("mock-code"),
                 state: Some(&state),
                 error: None,
+                iss: None,
             })
             .await
     }
