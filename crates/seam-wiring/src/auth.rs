@@ -218,6 +218,7 @@ fn auth_cache(settings: &Settings) -> Result<Arc<DynCache>, StartupError> {
 }
 
 pub use seam_auth_jwt::{AccessToken, TokenRequest};
+pub use seam_config::AuthStore as Store;
 
 /// Issues an access token with the issuer `settings` configure (the development key
 /// under the data folder included): for `seam token issue` and tests. Services that

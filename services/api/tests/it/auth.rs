@@ -127,3 +127,128 @@ async fn the_published_jwks_lets_another_service_validate_seam_tokens() {
     assert_eq!(principal.subject, "svc");
     app.stop().await;
 }
+
+async fn post_form(client: &reqwest::Client, url: String, body: String) -> (StatusCode, Value) {
+    let response = client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    if status == StatusCode::OK {
+        assert_eq!(response.headers()["cache-control"], "no-store");
+    }
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_reuse_revokes_the_family_across_processes() {
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = seeded_settings(data.path()).await;
+    // Revocations and refresh families in Redis: shared by the API and this test, as by
+    // several API instances. Short lifetimes: every key expires within two minutes.
+    settings.cache.backend = seam_wiring::CacheBackend::Redis;
+    settings.cache.redis_url = seam_testkit::require_redis().into();
+    settings.cache.key_prefix = format!("seam-test:api:{}:", uuid_like());
+    settings.auth.store = seam_wiring::auth::Store::Cache;
+    settings.auth.issuer.access_ttl = Duration::from_secs(60);
+    settings.auth.issuer.max_access_ttl = Duration::from_secs(60);
+    settings.auth.issuer.refresh_ttl = Duration::from_secs(120);
+    let components = seam_wiring::AuthComponents::build(&settings).unwrap();
+    let mut request = seam_wiring::auth::TokenRequest::new("alice");
+    request.roles.insert("user".to_owned());
+    let first = components.refresh.issue(&request).await.unwrap();
+    let app = TestApp::spawn(settings).await;
+    let anonymous = reqwest::Client::new();
+    let token_url = app.url("/oauth/token");
+
+    let (status, body) = post_form(
+        &anonymous,
+        token_url.clone(),
+        format!(
+            "grant_type=refresh_token&refresh_token={}",
+            first.refresh_token.expose_secret()
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body["expires_in"].as_i64().unwrap() > 0);
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let second = body["refresh_token"].as_str().unwrap().to_owned();
+    let user = authorized_client(&access);
+    assert_eq!(
+        user.get(app.url("/v1/users"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    // The first refresh token again: reuse. The family and its access tokens are revoked.
+    let (status, body) = post_form(
+        &anonymous,
+        token_url.clone(),
+        format!(
+            "grant_type=refresh_token&refresh_token={}",
+            first.refresh_token.expose_secret()
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("reuse"),
+        "{body}"
+    );
+    let response = user.get(app.url("/v1/users")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("revoked")
+    );
+    let (status, body) = post_form(
+        &anonymous,
+        token_url.clone(),
+        format!("grant_type=refresh_token&refresh_token={second}"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    let (status, body) = post_form(&anonymous, token_url, "grant_type=password".to_owned()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
+    let (status, _) = post_form(
+        &anonymous,
+        app.url("/oauth/revoke"),
+        "token=unknown.token".to_owned(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
