@@ -3,6 +3,7 @@
 //! signatures, and against wiremock where the exact request headers matter.
 
 mod conformance;
+mod encryption;
 mod errors;
 mod headers;
 mod multipart;

@@ -6,13 +6,18 @@ use chrono::{DateTime, Utc};
 use seam_core::ManualClock;
 use seam_storage::{Error, ObjectStorage, ObjectStorageExt, SignedMethod};
 
-use crate::{cleanup, key, pattern, put, test_storage};
+use seam_storage_s3::Sse;
+
+use crate::{cleanup, key, pattern, put, test_config, test_storage};
 
 #[tokio::test]
 async fn a_signed_put_then_a_signed_get_work_with_plain_reqwest() {
     let start = SystemTime::now();
     let clock = ManualClock::starting_at(start);
-    let storage = test_storage().with_clock(clock.shared());
+    let mut config = test_config();
+    config.server_side_encryption = Some(Sse::S3);
+    config.storage_class = Some("REDUCED_REDUNDANCY".into());
+    let storage = config.build().unwrap().with_clock(clock.shared());
     let key = key("signed/upload.bin");
     let body = pattern(70_000, 7);
     let http = reqwest::Client::new();
@@ -30,6 +35,13 @@ async fn a_signed_put_then_a_signed_get_work_with_plain_reqwest() {
         put_url.url.contains("X-Amz-Signature="),
         "a SigV4 presigned URL"
     );
+    // Only the host is signed, although the storage encrypts and sets a storage
+    // class: a plain client needs no extra header.
+    let signed_headers = put_url
+        .url
+        .split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix("X-Amz-SignedHeaders="));
+    assert_eq!(signed_headers, Some("host"), "{}", put_url.url);
     let answer = http
         .put(&put_url.url)
         .body(body.clone())
