@@ -4,6 +4,7 @@
 mod api;
 mod conformance;
 mod errors;
+mod metrics;
 mod mock;
 
 use std::time::Duration;
