@@ -23,6 +23,7 @@ mod loader;
 mod oidc;
 mod settings;
 mod storage;
+mod webhooks;
 
 pub use auth::{
     AuthSettings, AuthStore, IssuerSettings, JwksSettings, SigningKeySettings,
@@ -40,3 +41,4 @@ pub use storage::{
     DEFAULT_MAX_UPLOAD_BYTES, MAX_UPLOAD_BYTES_LIMIT, MirrorMode, MirrorSettings, StorageBackend,
     StorageCredentials, StorageLocation, StorageSettings,
 };
+pub use webhooks::{WebhookEndpointSettings, WebhookQueue, WebhookSettings};

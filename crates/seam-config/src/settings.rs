@@ -13,6 +13,7 @@ use crate::auth::AuthSettings;
 use crate::integrations::{CacheSettings, EmailSettings, QueueSettings};
 use crate::loader::Validate;
 use crate::storage::StorageSettings;
+use crate::webhooks::WebhookSettings;
 
 /// Everything the Seam services read from configuration.
 ///
@@ -43,6 +44,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Uploaded files.
     pub storage: StorageSettings,
+    /// Inbound webhooks.
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for Settings {
@@ -59,6 +62,7 @@ impl Default for Settings {
             cache: CacheSettings::default(),
             auth: AuthSettings::default(),
             storage: StorageSettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -107,6 +111,7 @@ impl Validate for Settings {
         problems.extend(self.cache.problems());
         problems.extend(self.auth.problems());
         problems.extend(self.storage.problems());
+        problems.extend(self.webhooks.problems());
         if let Err(problem) = self.health.validate() {
             problems.push(problem);
         }
