@@ -17,6 +17,9 @@ use crate::StartupError;
 
 pub use seam_config::{OidcClaimNames, OidcEndpoints, OidcSettings, OidcTokenKey};
 
+/// How many sessions and pending sign-ins the in-process store holds at most.
+const MEMORY_SESSIONS_MAX: usize = 100_000;
+
 fn oidc_error(what: &'static str, error: impl std::fmt::Display) -> StartupError {
     StartupError::Adapter {
         what,
@@ -120,7 +123,13 @@ fn session_cache(settings: &Settings) -> Result<Arc<DynCache>, StartupError> {
                 "sessions need `cache.backend` = \"memory\" (one process) or \"redis\"",
             ));
         }
-        CacheBackend::Memory => Arc::new(InMemoryCache::with_clock(SystemClock::shared())),
+        // Bounded, so that a flood of `/auth/login` requests (each stores a pending
+        // sign-in) cannot exhaust memory; past the bound the least recently used entry
+        // goes.
+        CacheBackend::Memory => Arc::new(InMemoryCache::bounded(
+            SystemClock::shared(),
+            MEMORY_SESSIONS_MAX,
+        )),
         CacheBackend::Redis => Arc::new(
             seam_cache_redis::RedisCacheConfig::new(
                 cache.redis_url.expose_secret().clone(),
