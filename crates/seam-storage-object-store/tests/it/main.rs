@@ -7,5 +7,6 @@ mod conformance;
 mod errors;
 mod health;
 mod local;
+mod port_metrics;
 mod s3;
 mod support;
