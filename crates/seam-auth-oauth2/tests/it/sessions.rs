@@ -279,3 +279,47 @@ async fn nothing_secret_is_in_debug_output() {
         assert!(!shown.contains(secret), "{secret} leaked: {shown}");
     }
 }
+
+/// A session store that cannot be reached.
+#[derive(Debug)]
+struct DownCache;
+
+#[async_trait::async_trait]
+impl seam_cache::Cache for DownCache {
+    async fn get(&self, _key: &str) -> seam_cache::Result<Option<Vec<u8>>> {
+        Err(seam_cache::Error::unavailable("test", "connection refused"))
+    }
+
+    async fn set(
+        &self,
+        _key: &str,
+        _value: &[u8],
+        _ttl: Option<Duration>,
+    ) -> seam_cache::Result<()> {
+        Err(seam_cache::Error::unavailable("test", "connection refused"))
+    }
+
+    async fn delete(&self, _key: &str) -> seam_cache::Result<bool> {
+        Err(seam_cache::Error::unavailable("test", "connection refused"))
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_session_store_is_store_unavailable_never_signed_out() {
+    let provider = MockProvider::start().await;
+    let harness = Harness::new(config(&provider.issuer())).await;
+    let mut deps = harness.deps.clone();
+    deps.cache = std::sync::Arc::new(DownCache);
+    let signin = seam_auth_oauth2::OidcSignIn::build(config(&provider.issuer()), deps)
+        .await
+        .unwrap();
+    let id = "A".repeat(43);
+    let error = signin.resolve(&id).await.unwrap_err();
+    assert!(matches!(error, Error::StoreUnavailable { .. }), "{error:?}");
+    let error = signin.begin(None).await.unwrap_err();
+    assert!(matches!(error, Error::StoreUnavailable { .. }), "{error:?}");
+    assert!(matches!(
+        signin.logout(&id).await.unwrap_err(),
+        Error::StoreUnavailable { .. }
+    ));
+}
