@@ -11,25 +11,26 @@
 //! 5. [`ops_router`]: `/health*` and `/metrics`; [`shutdown_signal`]: SIGTERM/Ctrl-C.
 
 mod adapters;
-mod storage;
 pub mod auth;
 pub mod oidc;
+mod storage;
+pub mod webhooks;
 
 use std::sync::Arc;
 
 use axum::Router;
 
 pub use adapters::{Adapters, QueuePorts};
-pub use seam_config::{MirrorMode, MirrorSettings, StorageBackend, StorageSettings};
-pub use storage::{FileStorage, build_location};
 pub use auth::AuthComponents;
 pub use seam_config::{
     CacheBackend, ConfigError, ConfigLoader, DatabaseBackend, EmailBackend, QueueBackend, Settings,
 };
+pub use seam_config::{MirrorMode, MirrorSettings, StorageBackend, StorageSettings};
 use seam_core::{Classify, ErrorKind, SystemClock};
 use seam_health::HealthRegistry;
 use seam_sql::{Database, SqlConfig};
 use seam_telemetry::{TelemetryError, TelemetryGuard};
+pub use storage::{FileStorage, build_location};
 use tokio_util::sync::CancellationToken;
 
 /// A service could not start.
