@@ -4,6 +4,7 @@
 mod api;
 mod conformance;
 mod errors;
+mod logs;
 mod metrics;
 mod mock;
 
