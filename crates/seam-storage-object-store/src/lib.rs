@@ -320,7 +320,7 @@ impl ObjectStoreStorage {
                 // close the connection under it, which reads as a broken pipe rather
                 // than 412; asking first answers the common case cleanly. The PUT stays
                 // conditional, so a race is still refused.
-                if !self.is_local() && self.exists(key, &path).await? {
+                if !self.is_local() && self.exists(key).await? {
                     return Err(Error::already_exists(key));
                 }
                 let bytes = seam_storage::body::collect(body, u64::MAX).await?;
@@ -529,11 +529,11 @@ impl ObjectStoreStorage {
         })
     }
 
-    async fn exists(&self, key: &ObjectKey, path: &Path) -> Result<bool> {
-        match self.store.head(path).await {
+    async fn exists(&self, key: &ObjectKey) -> Result<bool> {
+        match self.head_inner(key).await {
             Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(error) => Err(self.fail("put", Some(key), error)),
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(error) => Err(error),
         }
     }
 

@@ -299,3 +299,21 @@ async fn an_expired_signed_url_is_refused_by_the_server() {
     assert_eq!(response.status(), 403);
     storage.delete(&key).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_create_with_a_wrong_secret_is_unauthorized() {
+    let endpoint = require_s3().await;
+    let storage = s3_config(&endpoint, &s3_access_key(), "not-the-secret")
+        .build()
+        .unwrap();
+    let key = key(&unique_prefix("create-wrong-secret"), "a.txt");
+    let create = PutOptions {
+        mode: seam_storage::PutMode::Create,
+        ..PutOptions::default()
+    };
+    let error = storage
+        .put_bytes(&key, Bytes::from_static(b"x"), create)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Unauthorized(_)), "{error:?}");
+}
