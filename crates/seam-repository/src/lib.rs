@@ -17,6 +17,8 @@
 //!   to orders.
 //! - [`WebhookEventLog`]: the log of processed inbound webhook events
 //!   ([`MemoryWebhookEvents`] in memory).
+//! - [`OrderPaymentRepository`]: each order's payment and its refunds, beside the order
+//!   ([`MemoryOrderPayments`] in memory).
 //! - [`IdentityRepository`]: which identity-provider account signs in as which user
 //!   ([`MemoryIdentities`] in memory).
 //!
@@ -41,6 +43,7 @@ mod error;
 mod files;
 mod identities;
 pub mod memory;
+mod payments;
 mod types;
 mod webhook_events;
 
@@ -54,6 +57,12 @@ pub use identities::identity_conformance;
 pub use identities::{
     DynIdentityRepository, ExternalIdentity, IdentityRepository, MAX_PROVIDER_LEN, MAX_SUBJECT_LEN,
     MemoryIdentities, check_identity_key,
+};
+#[cfg(any(test, feature = "conformance"))]
+pub use payments::order_payments_conformance;
+pub use payments::{
+    DynOrderPaymentRepository, MAX_PAYMENT_FIELD_LEN, MemoryOrderPayments, OrderPayment,
+    OrderPaymentRepository, PaymentRefundRecord, check_order_payment, check_refund_record,
 };
 pub use types::{
     MAX_PAGE_SIZE, OutboxMessage, OutboxRecord, Page, Product, Reservation, SortDirection,
