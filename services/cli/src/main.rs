@@ -167,7 +167,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         settings.database.url = Some(SecretString::from(url));
     }
     let command = match cli.command {
-        Command::Token { action } => return token::run(&settings, action),
+        Command::Token { action } => return token::run(&settings, action).await,
         // Storage commands need no database.
         Command::Storage { action } => return storage::run(&settings, action).await,
         command => command,
@@ -347,7 +347,7 @@ async fn execute(
             }
         }
         Command::Dlq { action } => dlq(settings, database, action).await?,
-        Command::Token { action } => token::run(settings, action)?,
+        Command::Token { action } => token::run(settings, action).await?,
         Command::Storage { action } => storage::run(settings, action).await?,
         Command::Seed => {
             let summary = database.seed().await.map_err(failed)?;

@@ -32,12 +32,16 @@ pub(crate) enum Token {
         /// Print a JSON object with the token, its id and expiry instead of the token alone.
         #[arg(long)]
         json: bool,
+        /// Also start a refresh-token family and print its first refresh token (JSON
+        /// output). Needs `auth.store = "cache"`, so that the API sees the family.
+        #[arg(long)]
+        refresh: bool,
     },
 }
 
 /// Runs a token command; needs no database.
 #[allow(clippy::print_stdout)]
-pub(crate) fn run(settings: &Settings, action: Token) -> Result<(), Failure> {
+pub(crate) async fn run(settings: &Settings, action: Token) -> Result<(), Failure> {
     match action {
         Token::Issue {
             user,
@@ -45,6 +49,7 @@ pub(crate) fn run(settings: &Settings, action: Token) -> Result<(), Failure> {
             scopes,
             ttl,
             json,
+            refresh,
         } => {
             let user = user.trim();
             if user.is_empty() {
@@ -55,6 +60,9 @@ pub(crate) fn run(settings: &Settings, action: Token) -> Result<(), Failure> {
             request.roles = roles.into_iter().collect();
             request.scopes = scopes.into_iter().collect();
             request.ttl = ttl;
+            if refresh {
+                return issue_pair(settings, &request).await;
+            }
             let token =
                 seam_wiring::auth::issue_token(settings, &request).map_err(Failure::usage)?;
             if json {
@@ -74,4 +82,30 @@ pub(crate) fn run(settings: &Settings, action: Token) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// Prints an access token and the first refresh token of a new family, as JSON.
+#[allow(clippy::print_stdout)]
+async fn issue_pair(settings: &Settings, request: &TokenRequest) -> Result<(), Failure> {
+    if settings.auth.store != seam_wiring::auth::Store::Cache {
+        return Err(Failure::usage(
+            "--refresh needs `auth.store = \"cache\"` (SEAM_AUTH__STORE=cache): a refresh token \
+             kept in this command's memory would be unknown to the API",
+        ));
+    }
+    let auth = seam_wiring::AuthComponents::build(settings).map_err(Failure::usage)?;
+    let pair = auth.refresh.issue(request).await.map_err(Failure::failed)?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "access_token": pair.access.token.expose_secret(),
+            "token_type": "Bearer",
+            "jti": pair.access.jti,
+            "kid": pair.access.kid,
+            "expires_at": pair.access.expires_at.to_rfc3339(),
+            "refresh_token": pair.refresh_token.expose_secret(),
+            "refresh_expires_at": pair.refresh_expires_at.to_rfc3339(),
+        })
+    );
+    Ok(())
 }

@@ -78,3 +78,64 @@ fn bad_usage_exits_2_with_a_message() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--user"));
 }
+
+#[test]
+fn refresh_needs_a_shared_store() {
+    let data = tempfile::tempdir().unwrap();
+    let output = seam(
+        data.path(),
+        &["token", "issue", "--user", "svc", "--refresh"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("auth.store"));
+}
+
+#[tokio::test]
+async fn refresh_starts_a_family_the_services_can_rotate() {
+    let redis = seam_testkit::require_redis();
+    let data = tempfile::tempdir().unwrap();
+    let prefix = format!("seam-test:cli:{}:", std::process::id());
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let output = Command::new(env!("CARGO_BIN_EXE_seam"))
+        .args(["token", "issue", "--user", "svc", "--refresh"])
+        .env("SEAM_CONFIG_DIR", config)
+        .env("SEAM_DATA_DIR", data.path())
+        .env_remove("SEAM_ENV")
+        .env("SEAM_AUTH__STORE", "cache")
+        .env("SEAM_AUTH__ISSUER__ACCESS_TTL", "1m")
+        .env("SEAM_AUTH__ISSUER__REFRESH_TTL", "2m")
+        .env("SEAM_CACHE__BACKEND", "redis")
+        .env("SEAM_CACHE__REDIS_URL", &redis)
+        .env("SEAM_CACHE__KEY_PREFIX", &prefix)
+        .output()
+        .expect("seam runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let refresh = json["refresh_token"].as_str().unwrap();
+
+    // A service with the same settings rotates it; every key expires within two minutes.
+    let mut settings = Settings {
+        data_dir: data.path().to_path_buf(),
+        ..Settings::default()
+    };
+    settings.auth.store = seam_wiring::auth::Store::Cache;
+    settings.auth.issuer.access_ttl = std::time::Duration::from_secs(60);
+    settings.auth.issuer.refresh_ttl = std::time::Duration::from_secs(120);
+    settings.cache.backend = seam_wiring::CacheBackend::Redis;
+    settings.cache.redis_url = redis.into();
+    settings.cache.key_prefix = prefix;
+    let auth = AuthComponents::build(&settings).unwrap();
+    let pair = auth.refresh.refresh(refresh).await.unwrap();
+    auth.validator
+        .validate(seam_core::ExposeSecret::expose_secret(&pair.access.token))
+        .await
+        .unwrap();
+    assert!(matches!(
+        auth.refresh.refresh(refresh).await,
+        Err(seam_auth::Error::RefreshReuseDetected)
+    ));
+}
