@@ -140,3 +140,49 @@ fn session_cache(settings: &Settings) -> Result<Arc<DynCache>, StartupError> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_map_onto_the_adapter_config() {
+        let mut settings = Settings::default();
+        settings.auth.session_cookie = "shop_session".to_owned();
+        let oidc = OidcSettings {
+            issuer: "https://accounts.google.com".to_owned(),
+            client_id: "client".to_owned(),
+            redirect_url: "https://shop.example.com/auth/callback".to_owned(),
+            token_keys: vec![OidcTokenKey {
+                id: "k1".to_owned(),
+                key: "AAAA".to_owned().into(),
+            }],
+            active_token_key: "k1".to_owned(),
+            endpoints: Some(OidcEndpoints {
+                authorization_endpoint: "https://idp.example.com/a".to_owned(),
+                token_endpoint: "https://idp.example.com/t".to_owned(),
+                jwks_uri: "https://idp.example.com/k".to_owned(),
+                revocation_endpoint: None,
+                userinfo_endpoint: None,
+            }),
+            ..OidcSettings::default()
+        };
+        let config = oidc_config(&settings, &oidc);
+        // The middleware and the sign-in agree on the session cookie.
+        assert_eq!(config.session.cookie_name, "shop_session");
+        assert_eq!(config.session.login_cookie_name, "seam_login");
+        assert!(config.session.cookie_secure);
+        let endpoints = config.endpoints.expect("endpoints");
+        assert_eq!(endpoints.issuer, "https://accounts.google.com");
+        assert_eq!(endpoints.token_endpoint, "https://idp.example.com/t");
+        assert_eq!(config.token_keys[0].id, "k1");
+    }
+
+    #[test]
+    fn sessions_need_a_cache() {
+        let mut settings = Settings::default();
+        settings.cache.backend = CacheBackend::None;
+        let error = session_cache(&settings).unwrap_err().to_string();
+        assert!(error.contains("cache.backend"), "{error}");
+    }
+}
