@@ -113,7 +113,7 @@ pub fn validate_metadata(metadata: &BTreeMap<String, String>) -> Result<()> {
 }
 
 /// What a write stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PutResult {
     /// The backend's entity tag for the new content, when it has one.
     pub etag: Option<String>,
@@ -122,7 +122,7 @@ pub struct PutResult {
 }
 
 /// What is known about a stored object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectMeta {
     /// Where it is.
     pub key: ObjectKey,
@@ -333,7 +333,7 @@ impl ListOptions {
 }
 
 /// One page of a listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListPage {
     /// The objects, in lexicographic (byte) order of their keys.
     pub objects: Vec<ObjectMeta>,
