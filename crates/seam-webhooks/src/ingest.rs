@@ -73,6 +73,10 @@ pub struct WebhookMessage {
     pub received_at: DateTime<Utc>,
     /// The verified body, exactly as received (UTF-8 JSON).
     pub body: String,
+    /// Set on an operator's replay (`seam webhooks replay`): processed again even when
+    /// the event log says it was.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replay: bool,
 }
 
 impl WebhookMessage {
@@ -223,6 +227,7 @@ impl Ingest {
             event_type,
             received_at,
             body: text.to_owned(),
+            replay: false,
         };
         let published = self
             .publisher

@@ -12,6 +12,7 @@ pub mod orders;
 mod problem;
 pub mod signin;
 pub mod users;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -71,7 +72,11 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let infrastructure = Infrastructure::build(settings).await?;
         let adapters = Adapters::build(&infrastructure.settings, &infrastructure.database).await?;
-        let storage = seam_wiring::FileStorage::build(&infrastructure.settings)?;
+        let storage = seam_wiring::FileStorage::build_with_database(
+            &infrastructure.settings,
+            &infrastructure.database,
+        )?;
+        let mirror_drainer = storage.mirror_drainer();
         storage.register_health(&infrastructure.health);
         // Run the new checks once, so readiness means something from the first request.
         infrastructure.health.check_all().await;
@@ -95,13 +100,27 @@ impl Application {
             .await?,
             users: adapters.repositories.users.clone(),
         };
-        let router = router(&infrastructure, state, &auth, signin);
+        let webhooks = seam_wiring::webhooks::WebhookComponents::build(
+            &infrastructure.settings,
+            &infrastructure.database,
+        )
+        .await?;
+        let webhooks = webhooks::WebhookState {
+            ingest: webhooks.ingest,
+            events: webhooks.events,
+        };
+        let router = router(&infrastructure, state, &auth, signin, webhooks);
+        let shutdown = CancellationToken::new();
+        if let Some(drainer) = mirror_drainer {
+            // Copies what a queued mirror deferred; stops with the server.
+            drainer.spawn(shutdown.child_token());
+        }
         Ok(Self {
             listener,
             shutdown_timeout: server.shutdown_timeout,
             router,
             infrastructure,
-            shutdown: CancellationToken::new(),
+            shutdown,
         })
     }
 
@@ -149,6 +168,7 @@ fn router(
     state: AppState,
     auth: &AuthComponents,
     signin: signin::SignInState,
+    webhook_state: webhooks::WebhookState,
 ) -> Router {
     let server = &infrastructure.settings.server;
     let middleware = ServiceBuilder::new()
@@ -219,7 +239,13 @@ fn router(
         .clone()
         .map(|signin| signin as Arc<seam_auth::DynSessionResolver>);
     let api = api.merge(signin::routes(signin));
+    let api = api.merge(webhooks::event_routes(webhook_state.clone()));
     let api = auth::layer(api, &infrastructure.settings, auth, sessions);
+    // Outside authentication: a webhook's signature is its credential.
+    let api = api.merge(webhooks::routes(
+        webhook_state,
+        infrastructure.settings.webhooks.body_limit_bytes,
+    ));
     seam_wiring::ops_router(infrastructure.health.clone())
         .merge(api)
         .fallback(problem::not_found)

@@ -10,6 +10,8 @@
 //! Shutdown (SIGTERM, Ctrl-C) stops taking messages, lets the ones in hand finish
 //! (up to `worker.shutdown_timeout`), then exits.
 
+pub mod webhooks;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +32,8 @@ pub struct Worker {
     service: Arc<OrderService>,
     shutdown: CancellationToken,
     shutdown_timeout: Duration,
+    webhooks: seam_wiring::webhooks::WebhookComponents,
+    payment_events: Option<Arc<dyn webhooks::PaymentEvents>>,
 }
 
 impl Worker {
@@ -44,7 +48,14 @@ impl Worker {
         let service = Arc::new(adapters.order_service(&infrastructure.settings)?);
         let worker = &infrastructure.settings.worker;
         let listener = seam_wiring::bind(worker.address()).await?;
+        let webhooks = seam_wiring::webhooks::WebhookComponents::build(
+            &infrastructure.settings,
+            &infrastructure.database,
+        )
+        .await?;
         Ok(Self {
+            webhooks,
+            payment_events: None,
             listener,
             shutdown_timeout: worker.shutdown_timeout,
             infrastructure,
@@ -59,6 +70,14 @@ impl Worker {
         self.listener
             .local_addr()
             .expect("a bound TCP listener has a local address")
+    }
+
+    /// Where Stripe payment events from the `webhooks` queue are applied. Without it, the
+    /// webhook consumer does not run and events wait in the queue.
+    #[must_use]
+    pub fn with_payment_events(mut self, sink: Arc<dyn webhooks::PaymentEvents>) -> Self {
+        self.payment_events = Some(sink);
+        self
     }
 
     /// Cancelling this token shuts the worker down gracefully.
@@ -80,6 +99,8 @@ impl Worker {
             service,
             shutdown,
             shutdown_timeout,
+            webhooks,
+            payment_events,
         } = self;
         let settings = &infrastructure.settings;
         let health_task = infrastructure.spawn_health_checks(shutdown.child_token());
@@ -104,6 +125,25 @@ impl Worker {
                 schedule,
             ));
             tasks.spawn(consumer.run(settings.worker.concurrency, work.clone()));
+        }
+        if let Some(payments) = payment_events {
+            let handler = Arc::new(webhooks::WebhookHandler::new(
+                webhooks.events.clone(),
+                payments,
+                schedule.max_attempts,
+            ));
+            let consumer = Arc::new(ConsumerLoop::new(
+                webhooks.queue.consumer.clone(),
+                seam_webhooks::ingest::WEBHOOKS_QUEUE,
+                handler,
+                schedule,
+            ));
+            tasks.spawn(consumer.run(settings.worker.concurrency, work.clone()));
+        } else {
+            tracing::warn!("no payment events sink: webhook events wait in the `webhooks` queue");
+        }
+        if let Some(redis) = webhooks.queue.redis.clone() {
+            tasks.spawn(webhooks::report_lag(redis, Duration::from_secs(5), work.clone()));
         }
         tracing::info!(
             address = %listener.local_addr()?,

@@ -7,6 +7,7 @@ mod files;
 mod orders;
 mod signin;
 mod users;
+mod webhooks;
 
 use std::net::SocketAddr;
 
