@@ -5,6 +5,7 @@ mod broker_restart;
 mod crash;
 mod dlq;
 mod flow;
+mod webhooks;
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,0 +1,333 @@
+//! Inbound webhooks end to end: signed events POSTed to the API, deduplicated and queued,
+//! processed by the worker into the payment-events sink and the event log — on the
+//! embedded default (SQLite + SQL queue) and on Redis Streams.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use seam_api::Application;
+use seam_core::{ErrorKind, SecretString};
+use seam_order_worker::Worker;
+use seam_order_worker::webhooks::PaymentEvents;
+use seam_orders::OrdersError;
+use seam_payments::{PaymentEvent, PaymentEventKind};
+use seam_repository::{WebhookEventLog, WebhookEventStatus};
+use seam_repository_sql::SqlWebhookEvents;
+use seam_sql::Database;
+use seam_wiring::{QueueBackend, Settings};
+use tokio_util::sync::CancellationToken;
+
+const SECRET: &str = "whsec_worker_test";
+
+/// Records the payment events it is given; fails the first `failures` calls with a
+/// retryable error.
+#[derive(Debug, Default)]
+struct RecordingPayments {
+    applied: Mutex<Vec<PaymentEvent>>,
+    failures: Mutex<u32>,
+}
+
+#[async_trait]
+impl PaymentEvents for RecordingPayments {
+    async fn apply(&self, event: &PaymentEvent) -> Result<String, OrdersError> {
+        {
+            let mut failures = self.failures.lock().unwrap();
+            if *failures > 0 {
+                *failures -= 1;
+                return Err(OrdersError::Queue(seam_queue::Error::backend(
+                    "test",
+                    ErrorKind::Unavailable,
+                    "payments are down",
+                )));
+            }
+        }
+        self.applied.lock().unwrap().push(event.clone());
+        Ok(format!("applied {}", event.id))
+    }
+}
+
+impl RecordingPayments {
+    fn count(&self) -> usize {
+        self.applied.lock().unwrap().len()
+    }
+}
+
+fn settings(data: &Path) -> Settings {
+    let mut settings = Settings {
+        data_dir: data.to_path_buf(),
+        ..Settings::default()
+    };
+    settings.server.port = 0;
+    settings.worker.port = 0;
+    settings.queue.poll_interval = Duration::from_millis(50);
+    settings.worker.concurrency = 4;
+    settings.webhooks.stripe = Some(seam_config::WebhookEndpointSettings {
+        secrets: vec![SecretString::from(SECRET)],
+        ..seam_config::WebhookEndpointSettings::default()
+    });
+    settings
+}
+
+struct Stack {
+    api: String,
+    http: reqwest::Client,
+    payments: Arc<RecordingPayments>,
+    log: SqlWebhookEvents,
+    database: Database,
+    stops: Vec<(
+        CancellationToken,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
+}
+
+impl Stack {
+    async fn start(settings: Settings, payments: RecordingPayments) -> Self {
+        seam_testkit::init_test_logging();
+        let database = Database::connect(&seam_wiring::sql_config(&settings))
+            .await
+            .expect("database opens");
+        database.migrate_up().await.expect("migrations apply");
+        let payments = Arc::new(payments);
+        let api = Application::build(settings.clone())
+            .await
+            .expect("API builds");
+        let worker = Worker::build(settings)
+            .await
+            .expect("worker builds")
+            .with_payment_events(payments.clone());
+        let url = format!("http://{}", api.local_addr());
+        let mut stops = Vec::new();
+        stops.push((api.shutdown_token(), tokio::spawn(api.run_until_stopped())));
+        stops.push((
+            worker.shutdown_token(),
+            tokio::spawn(worker.run_until_stopped()),
+        ));
+        Self {
+            api: url,
+            http: reqwest::Client::new(),
+            payments,
+            log: SqlWebhookEvents::new(&database),
+            database,
+            stops,
+        }
+    }
+
+    async fn deliver(&self, body: &str) -> reqwest::StatusCode {
+        let signature = seam_webhooks::sign::stripe(
+            &[SecretString::from(SECRET)],
+            chrono::Utc::now().timestamp(),
+            body.as_bytes(),
+        )
+        .unwrap();
+        self.http
+            .post(format!("{}/webhooks/stripe", self.api))
+            .header("content-type", "application/json")
+            .header("stripe-signature", signature)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("webhook sent")
+            .status()
+    }
+
+    /// Waits (bounded) until the log holds `event_id` with `status`.
+    async fn logged(
+        &self,
+        event_id: &str,
+        status: WebhookEventStatus,
+    ) -> seam_repository::WebhookEvent {
+        let mut last = None;
+        for _ in 0..300 {
+            match self.log.get("stripe", event_id).await {
+                Ok(event) if event.status == status => return event,
+                Ok(event) => last = Some(event),
+                Err(_) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{event_id} not logged {status} within 30 s; last seen: {last:?}");
+    }
+
+    async fn stop(self) {
+        for (token, _) in &self.stops {
+            token.cancel();
+        }
+        for (_, task) in self.stops {
+            task.await.unwrap().unwrap();
+        }
+        self.database.close().await;
+    }
+}
+
+fn succeeded(id: &str, order: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","object":"event","type":"payment_intent.succeeded","created":1750000000,"data":{{"object":{{"id":"pi_{id}","object":"payment_intent","amount":1999,"amount_received":1999,"currency":"eur","status":"succeeded","metadata":{{"order_id":"{order}"}}}}}}}}"#
+    )
+}
+
+async fn paid_once(settings: Settings) {
+    let stack = Stack::start(settings, RecordingPayments::default()).await;
+    let body = succeeded("evt_paid_1", "order-42");
+    assert_eq!(stack.deliver(&body).await, reqwest::StatusCode::ACCEPTED);
+    assert_eq!(
+        stack.deliver(&body).await,
+        reqwest::StatusCode::OK,
+        "a redelivery is a duplicate"
+    );
+    let logged = stack
+        .logged("evt_paid_1", WebhookEventStatus::Processed)
+        .await;
+    assert_eq!(logged.attempts, 1, "{logged:?}");
+    assert_eq!(logged.event_type, "payment_intent.succeeded");
+    assert!(logged.processing_ms.is_some());
+    // The duplicate never reached the worker: still one application, one attempt.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let applied = stack.payments.applied.lock().unwrap().clone();
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert_eq!(applied[0].order_reference.as_deref(), Some("order-42"));
+    assert!(matches!(
+        applied[0].kind,
+        PaymentEventKind::PaymentSucceeded { .. }
+    ));
+    assert_eq!(
+        stack
+            .log
+            .get("stripe", "evt_paid_1")
+            .await
+            .unwrap()
+            .attempts,
+        1
+    );
+
+    // A type the payments port does not model is ignored, not retried.
+    let other = r#"{"id":"evt_other","object":"event","type":"customer.created","data":{"object":{"id":"cus_1"}}}"#;
+    assert_eq!(stack.deliver(other).await, reqwest::StatusCode::ACCEPTED);
+    let ignored = stack.logged("evt_other", WebhookEventStatus::Ignored).await;
+    assert_eq!(ignored.attempts, 1);
+    stack.stop().await;
+}
+
+async fn burst(settings: Settings) {
+    const EVENTS: usize = 1000;
+    let stack = Stack::start(settings, RecordingPayments::default()).await;
+    let bodies: Vec<String> = (0..EVENTS)
+        .map(|n| succeeded(&format!("evt_burst_{n}"), &format!("order-{n}")))
+        .collect();
+    let statuses = futures::stream::iter(bodies.iter().map(|body| stack.deliver(body)))
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    assert!(
+        statuses
+            .iter()
+            .all(|status| *status == reqwest::StatusCode::ACCEPTED),
+        "every event accepted"
+    );
+    // Bounded wait for the worker to drain the queue.
+    for _ in 0..1200 {
+        if stack.payments.count() >= EVENTS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stack.payments.count(), EVENTS, "none lost, none twice");
+    let last = format!("evt_burst_{}", EVENTS - 1);
+    stack.logged(&last, WebhookEventStatus::Processed).await;
+    let mut processed = 0;
+    for n in 0..EVENTS {
+        let event = stack.log.get("stripe", &format!("evt_burst_{n}")).await;
+        if let Ok(event) = event {
+            if event.status == WebhookEventStatus::Processed && event.attempts == 1 {
+                processed += 1;
+            }
+        }
+    }
+    assert_eq!(processed, EVENTS, "every event logged processed once");
+    stack.stop().await;
+}
+
+use futures::StreamExt;
+
+fn on_redis(data: &Path) -> (Settings, String) {
+    let redis = seam_testkit::require_redis();
+    let mut settings = settings(data);
+    settings.queue.backend = QueueBackend::Redis;
+    settings.queue.redis.url = redis.into();
+    let prefix = format!("seam-test:{}", uuid::Uuid::now_v7().simple());
+    settings.queue.redis.key_prefix = prefix.clone();
+    (settings, prefix)
+}
+
+async fn remove_keys(prefix: &str) {
+    let mut connection = redis::Client::open(seam_testkit::redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_event_is_processed_once_on_the_embedded_default() {
+    let data = tempfile::tempdir().unwrap();
+    paid_once(settings(data.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_event_is_processed_once_on_redis_streams() {
+    let data = tempfile::tempdir().unwrap();
+    let (settings, prefix) = on_redis(data.path());
+    paid_once(settings).await;
+    remove_keys(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_1000_events_is_all_processed_on_the_embedded_default() {
+    let data = tempfile::tempdir().unwrap();
+    burst(settings(data.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_1000_events_is_all_processed_on_redis_streams() {
+    let data = tempfile::tempdir().unwrap();
+    let (settings, prefix) = on_redis(data.path());
+    burst(settings).await;
+    remove_keys(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_event_is_logged_failed_then_processed_on_retry() {
+    let data = tempfile::tempdir().unwrap();
+    let payments = RecordingPayments {
+        failures: Mutex::new(1),
+        ..RecordingPayments::default()
+    };
+    let stack = Stack::start(settings(data.path()), payments).await;
+    assert_eq!(
+        stack.deliver(&succeeded("evt_retry", "order-7")).await,
+        reqwest::StatusCode::ACCEPTED
+    );
+    let processed = stack
+        .logged("evt_retry", WebhookEventStatus::Processed)
+        .await;
+    assert_eq!(
+        processed.attempts, 2,
+        "one failure, then success: {processed:?}"
+    );
+    assert_eq!(processed.last_error, None);
+    assert_eq!(stack.payments.count(), 1);
+    stack.stop().await;
+}
