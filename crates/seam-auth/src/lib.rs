@@ -40,6 +40,8 @@ use chrono::{DateTime, Utc};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "conformance")]
+pub mod session_conformance;
 mod error;
 mod memory;
 mod principal;

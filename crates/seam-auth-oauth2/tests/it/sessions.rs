@@ -323,3 +323,16 @@ async fn an_unreachable_session_store_is_store_unavailable_never_signed_out() {
         Error::StoreUnavailable { .. }
     ));
 }
+
+#[tokio::test]
+async fn the_session_resolver_passes_the_port_suite() {
+    let provider = MockProvider::start().await;
+    let harness = Harness::new(config(&provider.issuer())).await;
+    let signed_in = provider.sign_in_with(&harness, None, |_| {}).await.unwrap();
+    let id = signed_in.session_id.expose_secret().to_owned();
+    let (signin, ended) = (harness.signin.clone(), id.clone());
+    seam_auth::session_conformance::run_all(&harness.signin, &id, || async move {
+        signin.logout(&ended).await.unwrap();
+    })
+    .await;
+}
