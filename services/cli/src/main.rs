@@ -8,6 +8,10 @@
 //! seam token issue --user ID [--role R]... [--ttl 1h]
 //!                                  print an access token for the API
 //! seam storage verify [--prefix P] check the storage mirror against the primary
+//! seam webhooks list [--status failed] [--provider P] [--limit N]
+//!                                  the webhook event log, newest first
+//! seam webhooks replay ID [--provider stripe]
+//!                                  enqueue a logged webhook event again
 //! ```
 //!
 //! The database comes from the same configuration as the services (`config/`,
@@ -16,6 +20,7 @@
 
 mod storage;
 mod token;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -59,6 +64,11 @@ enum Command {
     Storage {
         #[command(subcommand)]
         action: storage::Storage,
+    },
+    /// Inbound webhook events: list the log, replay an event.
+    Webhooks {
+        #[command(subcommand)]
+        action: webhooks::Webhooks,
     },
 }
 
@@ -349,6 +359,7 @@ async fn execute(
         Command::Dlq { action } => dlq(settings, database, action).await?,
         Command::Token { action } => token::run(settings, action).await?,
         Command::Storage { action } => storage::run(settings, action).await?,
+        Command::Webhooks { action } => webhooks::run(settings, database, action).await?,
         Command::Seed => {
             let summary = database.seed().await.map_err(failed)?;
             println!("{target}: seeded: {summary}");

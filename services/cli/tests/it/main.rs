@@ -3,6 +3,7 @@
 mod dlq;
 mod storage;
 mod token;
+mod webhooks;
 
 use std::path::Path;
 use std::process::{Command, Output};
