@@ -92,8 +92,9 @@ pub enum MirrorMode {
     /// Every write goes to both stores before it is acknowledged.
     #[default]
     Sync,
-    /// Writes are acknowledged once in the primary and copied to the mirror in the
-    /// background; `seam storage verify` finds what a crash left behind.
+    /// Writes are acknowledged once in the primary and the copy is queued durably (in
+    /// the database's SQL queue, queue `storage-mirror`); the API copies queued changes
+    /// in the background, retrying, then dead-lettering (`seam dlq`).
     Queue,
 }
 

@@ -30,7 +30,10 @@ use seam_core::{Classify, ErrorKind, SystemClock};
 use seam_health::HealthRegistry;
 use seam_sql::{Database, SqlConfig};
 use seam_telemetry::{TelemetryError, TelemetryGuard};
-pub use storage::{FileStorage, build_location};
+pub use storage::{
+    Drained, FileStorage, MIRROR_MAX_DELIVERIES, MIRROR_MESSAGE_TYPE, MIRROR_QUEUE,
+    MIRROR_ROUTING_KEY, MirrorDrainer, build_location,
+};
 use tokio_util::sync::CancellationToken;
 
 /// A service could not start.

@@ -19,8 +19,15 @@ use seam_storage_object_store::{
     S3Config as ObjectStoreS3Config,
 };
 
-use seam_core::{Classify, Health, HealthCheck};
+use std::time::Duration;
+
+use seam_core::{Classify, ErrorKind, Health, HealthCheck};
 use seam_health::{CheckOptions, HealthRegistry};
+use seam_queue::{Consumer, Envelope, Publisher, QueueBinding};
+use seam_queue_sql::{SqlQueue, SqlQueueConfig};
+use seam_sql::Database;
+use seam_storage::{MirrorOp, MirrorQueue};
+use tokio_util::sync::CancellationToken;
 
 use crate::StartupError;
 
@@ -35,6 +42,130 @@ pub struct FileStorage {
     mirror: Option<Arc<dyn ObjectStorage>>,
     /// CDN URLs of public objects.
     urls: PublicUrls,
+    /// Where a queued mirror's copies wait.
+    mirror_queue: Option<Arc<dyn Consumer>>,
+}
+
+/// The queue of deferred mirror copies (in the SQL queue of the database).
+pub const MIRROR_QUEUE: &str = "storage-mirror";
+/// The routing key of deferred mirror copies.
+pub const MIRROR_ROUTING_KEY: &str = "storage.mirror";
+/// The message type of a deferred mirror copy; the payload is a [`MirrorOp`].
+pub const MIRROR_MESSAGE_TYPE: &str = "storage.mirror_op";
+/// Deliveries of one copy before it is dead-lettered (`seam dlq`).
+pub const MIRROR_MAX_DELIVERIES: u32 = 10;
+
+/// Queues mirror copies as messages, durably (the write that caused one fails when it
+/// cannot be queued).
+#[derive(Debug)]
+struct QueuedMirror {
+    publisher: Arc<dyn Publisher>,
+}
+
+#[async_trait::async_trait]
+impl MirrorQueue for QueuedMirror {
+    async fn enqueue(&self, op: MirrorOp) -> seam_storage::Result<()> {
+        let payload = serde_json::to_value(&op)
+            .map_err(|error| seam_storage::Error::invalid(error.to_string()))?;
+        self.publisher
+            .publish(
+                MIRROR_ROUTING_KEY,
+                &Envelope::new(MIRROR_MESSAGE_TYPE, payload),
+            )
+            .await
+            .map_err(|error| match error.kind() {
+                ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::RateLimited { .. } => {
+                    seam_storage::Error::transient(format!("cannot queue the mirror copy: {error}"))
+                }
+                _ => seam_storage::Error::unavailable(format!(
+                    "cannot queue the mirror copy: {error}"
+                )),
+            })
+    }
+}
+
+/// What one step of the [`MirrorDrainer`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drained {
+    /// Nothing was queued.
+    Idle,
+    /// A change reached the mirror.
+    Copied,
+    /// Copying failed and will be tried again later.
+    Retried,
+    /// Copying kept failing (or the message was unreadable): it is a dead letter.
+    DeadLettered,
+}
+
+/// Copies the changes a queued mirror deferred, one message at a time: the primary's
+/// current object to the mirror (or its removal), then the message is acknowledged.
+/// Failures are retried with backoff, then dead-lettered.
+#[derive(Debug, Clone)]
+pub struct MirrorDrainer {
+    consumer: Arc<dyn Consumer>,
+    primary: Arc<dyn ObjectStorage>,
+    mirror: Arc<dyn ObjectStorage>,
+}
+
+impl MirrorDrainer {
+    /// Processes the next queued change, waiting up to `wait` for one.
+    ///
+    /// # Errors
+    ///
+    /// The queue's errors (receiving or settling the message).
+    pub async fn process_next(&self, wait: Duration) -> Result<Drained, seam_queue::Error> {
+        let Some(delivery) = self.consumer.receive(MIRROR_QUEUE, wait).await? else {
+            return Ok(Drained::Idle);
+        };
+        let op: MirrorOp = match delivery.decode() {
+            Ok(op) => op,
+            Err(error) => {
+                delivery
+                    .dead_letter(&format!("not a mirror op: {error}"))
+                    .await?;
+                return Ok(Drained::DeadLettered);
+            }
+        };
+        match seam_storage::mirror::apply(self.primary.as_ref(), self.mirror.as_ref(), &op).await {
+            Ok(()) => {
+                delivery.ack().await?;
+                Ok(Drained::Copied)
+            }
+            Err(error) if error.is_retryable() && delivery.deliveries() < MIRROR_MAX_DELIVERIES => {
+                // 1s, 2s, 4s ... capped at 5 minutes.
+                let after = Duration::from_secs(1 << delivery.deliveries().min(8))
+                    .min(Duration::from_secs(300));
+                tracing::warn!(key = %op.key(), error.message = %error, ?after, "mirror copy failed; will retry");
+                delivery.retry(after, &error.to_string()).await?;
+                Ok(Drained::Retried)
+            }
+            Err(error) => {
+                tracing::error!(key = %op.key(), error.message = %error, "mirror copy failed for good");
+                delivery.dead_letter(&error.to_string()).await?;
+                Ok(Drained::DeadLettered)
+            }
+        }
+    }
+
+    /// Drains the queue until `cancel` fires.
+    pub fn spawn(self, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => break,
+                    result = self.process_next(Duration::from_secs(1)) => {
+                        if let Err(error) = result {
+                            tracing::warn!(error.message = %error, "the mirror queue failed; pausing");
+                            tokio::select! {
+                                () = cancel.cancelled() => break,
+                                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }
 }
 
 /// Whether a store answers: a `head` of a key that does not exist, which every backend
@@ -168,22 +299,62 @@ impl FileStorage {
     /// # Errors
     ///
     /// [`StartupError::Adapter`] naming `storage` or `storage.mirror` when an adapter
-    /// refuses its configuration.
+    /// refuses its configuration, or `storage.mirror.mode` for a queued mirror, which
+    /// needs the database ([`FileStorage::build_with_database`]).
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
+        Self::build_with_queue(settings, None)
+    }
+
+    /// Builds the storage as [`FileStorage::build`] does; a queued mirror
+    /// (`storage.mirror.mode = "queue"`) queues its copies in `database` (the SQL queue,
+    /// queue [`MIRROR_QUEUE`]), drained by [`FileStorage::mirror_drainer`].
+    ///
+    /// # Errors
+    ///
+    /// As [`FileStorage::build`], and `storage.mirror.mode` when the queue cannot be
+    /// set up.
+    pub fn build_with_database(
+        settings: &Settings,
+        database: &Database,
+    ) -> Result<Self, StartupError> {
+        let queue = match &settings.storage.mirror {
+            Some(mirror) if mirror.mode == MirrorMode::Queue => {
+                let mut config =
+                    SqlQueueConfig::new(vec![QueueBinding::new(MIRROR_QUEUE, MIRROR_ROUTING_KEY)]);
+                config.visibility_timeout = settings.queue.visibility_timeout;
+                config.poll_interval = settings.queue.poll_interval;
+                let queue = SqlQueue::new(database.clone(), config)
+                    .map_err(|error| adapter_error("storage.mirror.mode", error))?;
+                Some(Arc::new(queue))
+            }
+            _ => None,
+        };
+        Self::build_with_queue(settings, queue)
+    }
+
+    fn build_with_queue(
+        settings: &Settings,
+        queue: Option<Arc<SqlQueue>>,
+    ) -> Result<Self, StartupError> {
         let storage: &StorageSettings = &settings.storage;
         let primary = build_location(&storage.primary(&settings.data_dir), "storage")?;
+        let mut consumer: Option<Arc<dyn Consumer>> = None;
         let mirror = match &storage.mirror {
             None => None,
             Some(mirror) => {
-                let mode = match mirror.mode {
-                    MirrorMode::Sync => seam_storage::MirrorMode::Sync,
-                    // A deferred copy needs a durable queue and a worker draining it into
-                    // the mirror; until the services run one, refuse rather than lose copies.
-                    MirrorMode::Queue => {
+                let mode = match (mirror.mode, &queue) {
+                    (MirrorMode::Sync, _) => seam_storage::MirrorMode::Sync,
+                    (MirrorMode::Queue, Some(queue)) => {
+                        consumer = Some(queue.clone());
+                        seam_storage::MirrorMode::Deferred(Arc::new(QueuedMirror {
+                            publisher: queue.clone(),
+                        }))
+                    }
+                    (MirrorMode::Queue, None) => {
                         return Err(adapter_error(
                             "storage.mirror.mode",
-                            "\"queue\" is not available yet: no worker drains a mirror queue; \
-                             use \"sync\"",
+                            "\"queue\" keeps its copies in the database's queue: build the \
+                             storage with the database (FileStorage::build_with_database)",
                         ));
                     }
                 };
@@ -193,7 +364,9 @@ impl FileStorage {
         };
         let urls = PublicUrls::new(storage.cdn_base_url.as_deref(), storage.signed_url_ttl)
             .map_err(|error| adapter_error("storage.cdn_base_url", error))?;
-        Ok(Self::from_parts(primary, mirror, urls))
+        let mut built = Self::from_parts(primary, mirror, urls);
+        built.mirror_queue = consumer;
+        Ok(built)
     }
 
     /// A file storage over already-built stores (tests, tools).
@@ -216,6 +389,7 @@ impl FileStorage {
             primary,
             mirror: mirror.map(|(mirror, _)| mirror),
             urls,
+            mirror_queue: None,
         }
     }
 
@@ -277,6 +451,18 @@ impl FileStorage {
                 CheckOptions::non_critical(),
             );
         }
+    }
+
+    /// The task copying queued changes to the mirror, when the mirror is queued.
+    pub fn mirror_drainer(&self) -> Option<MirrorDrainer> {
+        let (Some(consumer), Some(mirror)) = (&self.mirror_queue, &self.mirror) else {
+            return None;
+        };
+        Some(MirrorDrainer {
+            consumer: consumer.clone(),
+            primary: self.primary.clone(),
+            mirror: mirror.clone(),
+        })
     }
 
     /// Whether a mirror is configured.
@@ -372,8 +558,78 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_queued_mirror_copies_through_the_database_queue() {
+        let file = seam_testkit::TestSqlite::new().await;
+        let database = Database::connect(&seam_sql::SqlConfig::new(file.url()))
+            .await
+            .unwrap();
+        database.migrate_up().await.unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let mut settings = settings(data.path());
+        settings.storage.mirror = Some(MirrorSettings {
+            mode: MirrorMode::Queue,
+            ..MirrorSettings::default()
+        });
+        let storage = FileStorage::build_with_database(&settings, &database).unwrap();
+        let drainer = storage
+            .mirror_drainer()
+            .expect("a queued mirror has a drainer");
+        let tenant = storage.for_tenant("ada").unwrap();
+
+        tenant
+            .put_bytes(&key("a.txt"), "alpha".into(), PutOptions::default())
+            .await
+            .unwrap();
+        // Acknowledged once in the primary; the copy waits in the queue.
+        let report = storage.verify("").await.unwrap();
+        assert_eq!(report.missing, [key("tenants/ada/a.txt")]);
+        assert_eq!(
+            drainer.process_next(Duration::ZERO).await.unwrap(),
+            Drained::Copied
+        );
+        assert!(storage.verify("").await.unwrap().is_consistent());
+        assert_eq!(
+            drainer.process_next(Duration::ZERO).await.unwrap(),
+            Drained::Idle
+        );
+
+        tenant.delete(&key("a.txt")).await.unwrap();
+        assert!(data.path().join("files-mirror/tenants/ada/a.txt").is_file());
+        assert_eq!(
+            drainer.process_next(Duration::ZERO).await.unwrap(),
+            Drained::Copied
+        );
+        assert!(!data.path().join("files-mirror/tenants/ada/a.txt").exists());
+
+        // A message that is not a mirror op is set aside, not retried for ever.
+        let queue = SqlQueue::new(
+            database.clone(),
+            SqlQueueConfig::new(vec![QueueBinding::new(MIRROR_QUEUE, MIRROR_ROUTING_KEY)]),
+        )
+        .unwrap();
+        queue
+            .publish(
+                MIRROR_ROUTING_KEY,
+                &Envelope::new(MIRROR_MESSAGE_TYPE, serde_json::json!({"op": "shred"})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            drainer.process_next(Duration::ZERO).await.unwrap(),
+            Drained::DeadLettered
+        );
+        assert_eq!(
+            drainer.process_next(Duration::ZERO).await.unwrap(),
+            Drained::Idle
+        );
+
+        database.close().await;
+        file.cleanup().await;
+    }
+
     #[test]
-    fn a_queued_mirror_is_refused_until_a_worker_drains_it() {
+    fn a_queued_mirror_needs_the_database() {
         let data = tempfile::tempdir().unwrap();
         let mut settings = settings(data.path());
         settings.storage.mirror = Some(MirrorSettings {

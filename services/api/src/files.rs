@@ -453,7 +453,13 @@ pub(crate) async fn upload_file(
             )
             .into());
         }
-        (Err(error), None) => return Err(storage_error(error, "storing an upload")),
+        (Err(error), None) => {
+            // A mirrored write can fail after the primary took it: leave nothing behind.
+            if let Err(cleanup) = storage.delete(&key).await {
+                tracing::warn!(error.message = %cleanup, key = %key, "cannot remove the object of a failed upload");
+            }
+            return Err(storage_error(error, "storing an upload"));
+        }
         (Ok(_), None) => {}
     }
 

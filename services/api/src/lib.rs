@@ -72,7 +72,11 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let infrastructure = Infrastructure::build(settings).await?;
         let adapters = Adapters::build(&infrastructure.settings, &infrastructure.database).await?;
-        let storage = seam_wiring::FileStorage::build(&infrastructure.settings)?;
+        let storage = seam_wiring::FileStorage::build_with_database(
+            &infrastructure.settings,
+            &infrastructure.database,
+        )?;
+        let mirror_drainer = storage.mirror_drainer();
         storage.register_health(&infrastructure.health);
         // Run the new checks once, so readiness means something from the first request.
         infrastructure.health.check_all().await;
@@ -106,12 +110,17 @@ impl Application {
             events: webhooks.events,
         };
         let router = router(&infrastructure, state, &auth, signin, webhooks);
+        let shutdown = CancellationToken::new();
+        if let Some(drainer) = mirror_drainer {
+            // Copies what a queued mirror deferred; stops with the server.
+            drainer.spawn(shutdown.child_token());
+        }
         Ok(Self {
             listener,
             shutdown_timeout: server.shutdown_timeout,
             router,
             infrastructure,
-            shutdown: CancellationToken::new(),
+            shutdown,
         })
     }
 

@@ -1,7 +1,7 @@
 //! `seam storage verify`: does the mirror hold what the primary storage holds?
 
 use clap::Subcommand;
-use seam_wiring::{FileStorage, Settings};
+use seam_wiring::{FileStorage, MirrorMode, Settings};
 
 use crate::Failure;
 
@@ -29,7 +29,25 @@ pub(crate) async fn run(settings: &Settings, action: Storage) -> Result<(), Fail
                      (or set SEAM_STORAGE__MIRROR__BACKEND and its settings)",
                 ));
             }
-            let storage = FileStorage::build(settings).map_err(Failure::usage)?;
+            // A queued mirror's stores are built with the database that holds its queue.
+            let queued = settings
+                .storage
+                .mirror
+                .as_ref()
+                .is_some_and(|mirror| mirror.mode == MirrorMode::Queue);
+            let storage = if queued {
+                let config = seam_wiring::sql_config(settings);
+                config.validate().map_err(Failure::usage)?;
+                let database = seam_sql::Database::connect(&config)
+                    .await
+                    .map_err(Failure::failed)?;
+                let built = FileStorage::build_with_database(settings, &database);
+                let storage = built.map_err(Failure::usage);
+                database.close().await;
+                storage?
+            } else {
+                FileStorage::build(settings).map_err(Failure::usage)?
+            };
             let report = storage.verify(&prefix).await.map_err(Failure::failed)?;
             for key in &report.missing {
                 println!("missing    {key}");

@@ -712,3 +712,31 @@ async fn a_signed_in_user_owns_what_they_upload_and_sees_only_their_files() {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_queued_mirror_receives_uploads_in_the_background() {
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = seeded_settings(data.path()).await;
+    settings.storage.mirror = Some(seam_wiring::MirrorSettings {
+        mode: seam_wiring::MirrorMode::Queue,
+        ..seam_wiring::MirrorSettings::default()
+    });
+    let app = TestApp::spawn(settings.clone()).await;
+    let owner = DEMO_CUSTOMER_ID;
+    let response = upload(&app, &format!("owner={owner}"), "text/plain", b"copy me").await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let view: Value = response.json().await.unwrap();
+    let copy = data.path().join(format!(
+        "files-mirror/tenants/{owner}/{owner}/{}",
+        view["id"].as_str().unwrap()
+    ));
+    // The drainer copies it shortly; bounded wait.
+    for _ in 0..200 {
+        if copy.is_file() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(std::fs::read(&copy).unwrap(), b"copy me");
+    app.stop().await;
+}

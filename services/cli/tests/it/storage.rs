@@ -86,6 +86,21 @@ async fn verify_reports_missing_and_different_objects_and_fails() {
         "seam: the mirror does not match the primary storage (see the keys above)\n"
     );
 
+    // A queued mirror is checked the same way (its stores are built with the database).
+    let output = seam(
+        data.path(),
+        &["storage", "verify"],
+        &[
+            ("SEAM_STORAGE__MIRROR__BACKEND", "local"),
+            ("SEAM_STORAGE__MIRROR__MODE", "queue"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout)
+            .ends_with("checked 3 object(s): 1 missing from the mirror, 1 different\n")
+    );
+
     // A prefix narrows the check.
     let output = seam(
         data.path(),
