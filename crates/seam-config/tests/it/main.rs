@@ -260,6 +260,11 @@ fn shipped_config_files_are_valid() {
             "SEAM_DATABASE__URL",
             "postgres://seam:secret@127.0.0.1:5432/seam",
         );
+        // Production signs with configured keys, given like the database URL.
+        jail.set_env(
+            "SEAM_AUTH__ISSUER__KEYS",
+            r#"[{kid = "2026-11", algorithm = "RS256", private_key_file = "/run/secrets/seam-signing.pem"}]"#,
+        );
         for overlay in &overlays {
             let mut loader = ConfigLoader::from_env()
                 .with_dir(&dir)
