@@ -75,10 +75,15 @@ pub struct S3Config {
     /// is only recorded with the object.
     #[serde(default)]
     pub public_acl: bool,
-    /// The access key id.
-    pub access_key_id: String,
+    /// The access key id. With [`secret_access_key`](Self::secret_access_key), static
+    /// credentials; leave both out to use the AWS default chain (environment, profile,
+    /// web identity, ECS, EC2 instance metadata), which needs the crate feature
+    /// `default-credentials`.
+    #[serde(default)]
+    pub access_key_id: Option<String>,
     /// The secret access key.
-    pub secret_access_key: SecretString,
+    #[serde(default)]
+    pub secret_access_key: Option<SecretString>,
     /// A session token, for temporary (STS) credentials.
     #[serde(default)]
     pub session_token: Option<SecretString>,
@@ -145,8 +150,8 @@ impl S3Config {
             force_path_style: false,
             root: String::new(),
             public_acl: false,
-            access_key_id: access_key_id.into(),
-            secret_access_key,
+            access_key_id: Some(access_key_id.into()),
+            secret_access_key: Some(secret_access_key),
             session_token: None,
             server_side_encryption: None,
             storage_class: None,
@@ -195,11 +200,32 @@ impl S3Config {
                 problems.push(format!("`root`: {error}"));
             }
         }
-        if self.access_key_id.trim().is_empty() {
-            problems.push("`access_key_id` must not be empty".into());
-        }
-        if self.secret_access_key.expose_secret().trim().is_empty() {
-            problems.push("`secret_access_key` must not be empty".into());
+        match (&self.access_key_id, &self.secret_access_key) {
+            (Some(id), Some(secret)) => {
+                if id.trim().is_empty() {
+                    problems.push("`access_key_id` must not be empty".into());
+                }
+                if secret.expose_secret().trim().is_empty() {
+                    problems.push("`secret_access_key` must not be empty".into());
+                }
+            }
+            (Some(_), None) | (None, Some(_)) => problems.push(
+                "`access_key_id` and `secret_access_key` go together: set both, or neither \
+                 for the AWS default credential chain"
+                    .into(),
+            ),
+            (None, None) if !cfg!(feature = "default-credentials") => problems.push(
+                "`access_key_id` and `secret_access_key` are required: this build has no AWS \
+                 default credential chain (crate feature `default-credentials`)"
+                    .into(),
+            ),
+            (None, None) => {
+                if self.session_token.is_some() {
+                    problems.push(
+                        "`session_token` needs `access_key_id` and `secret_access_key`".into(),
+                    );
+                }
+            }
         }
         if let Some(token) = &self.session_token
             && token.expose_secret().trim().is_empty()
@@ -307,8 +333,8 @@ mod tests {
         config.bucket = "Bad_Bucket".into();
         config.region = String::new();
         config.endpoint = Some("127.0.0.1:9000".into());
-        config.access_key_id = " ".into();
-        config.secret_access_key = SecretString::new(String::new());
+        config.access_key_id = Some(" ".into());
+        config.secret_access_key = Some(SecretString::new(String::new()));
         config.storage_class = Some("COLD".into());
         config.part_size = MIB;
         config.multipart_threshold = 6 * 1024 * MIB;
@@ -331,6 +357,21 @@ mod tests {
                 "{needle} missing in:\n{problems}"
             );
         }
+    }
+
+    #[test]
+    fn keys_go_together_and_without_them_need_the_default_chain() {
+        let mut config = valid();
+        config.secret_access_key = None;
+        let problems = config.problems().join("\n");
+        assert!(problems.contains("go together"), "{problems}");
+        config.access_key_id = None;
+        let problems = config.problems().join("\n");
+        assert_eq!(
+            problems.contains("are required"),
+            !cfg!(feature = "default-credentials"),
+            "{problems}"
+        );
     }
 
     #[test]
@@ -368,7 +409,7 @@ mod tests {
     #[test]
     fn debug_and_serialize_hide_the_secret() {
         let mut config = valid();
-        config.secret_access_key = SecretString::new("very-secret-key".into());
+        config.secret_access_key = Some(SecretString::new("very-secret-key".into()));
         config.session_token = Some(SecretString::new("session-token-value".into()));
         let shown = format!(
             "{config:?} {}",

@@ -5,6 +5,11 @@
 //!
 //! [`S3Storage`] implements the [`seam_storage::ObjectStorage`] port; build it from an
 //! [`S3Config`]. Calls are recorded as `seam_port_calls_total{port="storage",adapter="s3",op}`.
+//! Credentials are static keys from the configuration; with the crate feature
+//! `default-credentials` a configuration without keys uses the AWS default chain
+//! (environment, profile, web identity as on EKS, ECS, EC2 instance metadata).
+//! The SDK runs on hyper 1 with rustls; it retries only if [`S3Config::max_attempts`]
+//! says so, as retrying belongs to `seam-resilience`.
 //!
 //! - `put` buffers at most [`S3Config::multipart_threshold`] bytes: a shorter body is
 //!   one `PutObject` with a known length; a longer one streams as a multipart upload of

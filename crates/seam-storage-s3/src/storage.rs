@@ -104,15 +104,6 @@ impl S3Config {
     /// As [`validate`](Self::validate).
     pub fn build(self) -> Result<S3Storage> {
         self.validate()?;
-        let credentials = Credentials::new(
-            self.access_key_id.clone(),
-            self.secret_access_key.expose_secret().clone(),
-            self.session_token
-                .as_ref()
-                .map(|token| token.expose_secret().clone()),
-            None,
-            "seam-config",
-        );
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(self.connect_timeout)
             .operation_timeout(self.operation_timeout)
@@ -120,10 +111,25 @@ impl S3Config {
         let mut builder = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(self.region.clone()))
-            .credentials_provider(credentials)
             .force_path_style(self.force_path_style)
             .timeout_config(timeouts)
             .retry_config(RetryConfig::standard().with_max_attempts(self.max_attempts));
+        builder = match (&self.access_key_id, &self.secret_access_key) {
+            (Some(id), Some(secret)) => builder.credentials_provider(Credentials::new(
+                id.clone(),
+                secret.expose_secret().clone(),
+                self.session_token
+                    .as_ref()
+                    .map(|token| token.expose_secret().clone()),
+                None,
+                "seam-config",
+            )),
+            #[cfg(feature = "default-credentials")]
+            _ => builder.credentials_provider(default_chain(&self.region)),
+            // Refused by `validate` above.
+            #[cfg(not(feature = "default-credentials"))]
+            _ => builder,
+        };
         if let Some(endpoint) = &self.endpoint {
             // S3-compatible servers often reject the flexible checksums (aws-chunked
             // trailers) the SDK sends to AWS by default; send them only when required.
@@ -149,6 +155,48 @@ impl S3Config {
             }),
         })
     }
+}
+
+/// The AWS default credential chain, built without waiting: environment, shared
+/// profile, web identity (EKS IRSA), ECS container, EC2 instance metadata, in that
+/// order. Each provider caches and refreshes its own credentials.
+#[cfg(feature = "default-credentials")]
+fn default_chain(region: &str) -> aws_config::meta::credentials::CredentialsProviderChain {
+    use aws_config::ecs::EcsCredentialsProvider;
+    use aws_config::environment::EnvironmentVariableCredentialsProvider;
+    use aws_config::imds::credentials::ImdsCredentialsProvider;
+    use aws_config::meta::credentials::CredentialsProviderChain;
+    use aws_config::profile::ProfileFileCredentialsProvider;
+    use aws_config::provider_config::ProviderConfig;
+    use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
+
+    let config = ProviderConfig::default().with_region(Some(Region::new(region.to_owned())));
+    CredentialsProviderChain::first_try(
+        "Environment",
+        EnvironmentVariableCredentialsProvider::new(),
+    )
+    .or_else(
+        "Profile",
+        ProfileFileCredentialsProvider::builder()
+            .configure(&config)
+            .build(),
+    )
+    .or_else(
+        "WebIdentityToken",
+        WebIdentityTokenCredentialsProvider::builder()
+            .configure(&config)
+            .build(),
+    )
+    .or_else(
+        "EcsContainer",
+        EcsCredentialsProvider::builder().configure(&config).build(),
+    )
+    .or_else(
+        "Ec2InstanceMetadata",
+        ImdsCredentialsProvider::builder()
+            .configure(&config)
+            .build(),
+    )
 }
 
 impl S3Storage {
@@ -935,6 +983,21 @@ impl HealthCheck for S3Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_keys_the_build_needs_the_default_chain() {
+        let mut config = S3Config::new("seam-test", "eu-west-1", "a", "s".parse().unwrap());
+        config.access_key_id = None;
+        config.secret_access_key = None;
+        let built = config.build();
+        if cfg!(feature = "default-credentials") {
+            let storage = built.unwrap();
+            assert_eq!(storage.bucket(), "seam-test");
+        } else {
+            let error = built.unwrap_err();
+            assert!(error.to_string().contains("default-credentials"), "{error}");
+        }
+    }
 
     #[test]
     fn content_ranges_parse() {

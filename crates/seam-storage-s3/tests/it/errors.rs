@@ -11,7 +11,7 @@ use crate::{key, test_config};
 #[tokio::test]
 async fn a_wrong_secret_is_unauthorized() {
     let mut config = test_config();
-    config.secret_access_key = SecretString::new("not-the-secret".into());
+    config.secret_access_key = Some(SecretString::new("not-the-secret".into()));
     let storage = config.build().unwrap();
     let error = storage
         .put_bytes(&key("a.txt"), "x".into(), PutOptions::default())
@@ -28,7 +28,7 @@ async fn a_wrong_secret_is_unauthorized() {
 #[tokio::test]
 async fn an_unknown_access_key_is_unauthorized() {
     let mut config = test_config();
-    config.access_key_id = "nobody".into();
+    config.access_key_id = Some("nobody".into());
     let storage = config.build().unwrap();
     // A HEAD answer has no error code; the adapter asks again to tell.
     let error = storage.head(&key("a.txt")).await.unwrap_err();
@@ -126,7 +126,7 @@ async fn the_health_check_heads_the_bucket() {
     assert_eq!(storage.check().await.status, HealthStatus::Up);
 
     let mut config = test_config();
-    config.secret_access_key = SecretString::new("not-the-secret".into());
+    config.secret_access_key = Some(SecretString::new("not-the-secret".into()));
     let health = config.build().unwrap().check().await;
     assert_eq!(health.status, HealthStatus::Down);
     let detail = health.detail.unwrap_or_default();
