@@ -9,6 +9,9 @@
 //! - [`Templates`]: the order e-mails, rendered with `minijinja` from a typed context.
 //! - [`memory::InMemoryEmail`]: an in-memory adapter that records what was sent; the fake
 //!   for tests.
+//! - [`suppression`]: the suppression list and [`SuppressingEmailService`], which refuses
+//!   suppressed recipients; [`events`]: provider delivery events, the store `status`
+//!   answers from, and [`events::apply`].
 //! - `conformance` (feature `conformance`): the suite every adapter's integration test runs.
 //! - `mime` (feature `lettre`): the RFC 5322 form of a message, shared by the adapters
 //!   that write MIME themselves (file, SMTP), so there is one formatting to test.
@@ -16,11 +19,13 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod error;
+pub mod events;
 pub mod memory;
 pub mod message;
 #[cfg(feature = "lettre")]
 pub mod mime;
 pub mod sent_log;
+pub mod suppression;
 pub mod templates;
 
 use std::fmt::Debug;
@@ -31,12 +36,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use error::{Error, Result};
+pub use events::{
+    BounceType, DeliveryEvent, DeliveryEventKind, DeliveryStatusStore, InMemoryDeliveryEvents,
+};
 pub use memory::InMemoryEmail;
 pub use message::{
     Attachment, EmailMessage, EmailMessageBuilder, MAX_ATTACHMENT_BYTES, MAX_RECIPIENTS,
     MAX_TOTAL_ATTACHMENT_BYTES, Mailbox, MessageId,
 };
 pub use sent_log::SentLog;
+pub use suppression::{
+    InMemorySuppressionList, SuppressingEmailService, Suppression, SuppressionList,
+};
 pub use templates::{OrderEmail, OrderEmailLine, RenderedEmail, Templates};
 
 /// What an adapter answers when it accepted a message for delivery.
