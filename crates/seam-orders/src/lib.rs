@@ -13,11 +13,15 @@
 //! - [`ConsumerLoop`]: receive -> handle -> ack, with delayed retry for transient
 //!   failures and dead-lettering for permanent ones or when attempts run out.
 //!
+//! - [`payments::Payments`]: paying a confirmed order, refunding it, and applying the
+//!   provider's webhook events forward only.
+//!
 //! This crate depends on ports, the domain and `seam-core` only, never on an adapter.
 
 mod consumer;
 mod error;
 mod events;
+pub mod payments;
 mod relay;
 mod service;
 
@@ -27,6 +31,7 @@ pub use events::{
     EMAILS_QUEUE, ORDER_CONFIRMED, ORDER_CREATED, ORDER_REJECTED, ORDERS_QUEUE, OrderCreated,
     OrderDecided, bindings,
 };
+pub use payments::{EventOutcome, PayOutcome, Payments, PaymentsError, RefundOutcome};
 pub use relay::{OutboxRelay, RelayConfig};
 pub use service::{
     EmailSender, HandleOutcome, OrderService, PlaceOrder, Placed, parse_mailbox, request_hash,
