@@ -145,7 +145,25 @@ async fn authorize_at_provider(authorization_url: &str, login: &str) -> String {
 async fn sign_in_me_and_logout_through_the_api() {
     require_provider().await;
     let data = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn(signin_settings(data.path()).await).await;
+    sign_in_me_and_logout(signin_settings(data.path()).await).await;
+}
+
+#[tokio::test]
+async fn sessions_live_in_redis_when_the_cache_is_redis() {
+    require_provider().await;
+    let redis_url = seam_testkit::require_redis();
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = signin_settings(data.path()).await;
+    settings.cache.backend = seam_wiring::CacheBackend::Redis;
+    settings.cache.redis_url = redis_url.into();
+    // A prefix of its own, so parallel tests never see each other's sessions.
+    settings.cache.key_prefix = format!("seam-test-signin-{}:", std::process::id());
+    sign_in_me_and_logout(settings).await;
+}
+
+/// The whole flow through the API with `settings`.
+async fn sign_in_me_and_logout(settings: Settings) {
+    let app = TestApp::spawn(settings).await;
     let http = no_redirects();
     let login = format!(
         "api-{}-{}",
