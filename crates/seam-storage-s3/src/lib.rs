@@ -28,6 +28,34 @@
 //!   clients can use them without extra headers (encryption and storage class are left
 //!   out of a signed PUT, so the bucket's defaults apply).
 //!
+//! ```no_run
+//! use bytes::Bytes;
+//! use seam_storage::{ObjectKey, ObjectStorage, PutOptions};
+//! use seam_storage_s3::{S3Config, UploadState};
+//!
+//! # async fn example(config: S3Config, parts: Vec<Bytes>) -> seam_storage::Result<()> {
+//! let storage = config.build()?;
+//! let key = ObjectKey::parse("exports/2026-11.csv")?;
+//! let mut upload = storage.start_upload(&key, &PutOptions::default()).await?;
+//! upload.upload_part(1, parts[0].clone()).await?;
+//! // Persist this (a database row, a file) after each part...
+//! let saved = serde_json::to_string(&upload.state()).expect("serializable");
+//!
+//! // ...and after a crash, continue where S3 says the upload stands.
+//! let state: UploadState = serde_json::from_str(&saved).expect("what was saved");
+//! let mut upload = storage.resume_from(state).await?;
+//! for (index, part) in parts.into_iter().enumerate() {
+//!     let number = u16::try_from(index + 1).expect("at most 10 000 parts");
+//!     if !upload.has_part(number) {
+//!         upload.upload_part(number, part).await?;
+//!     }
+//! }
+//! let written = upload.complete().await?;
+//! assert_eq!(storage.head(&key).await?.size, written.size);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! | S3 answer | port error |
 //! | --- | --- |
 //! | `NoSuchKey`, `NoSuchUpload`, 404 | [`Error::NotFound`] |

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use seam_storage::{ByteStream, Error, ObjectKey, PutMode, PutResult, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::config::MAX_PARTS;
+use crate::config::{MAX_PART_SIZE, MAX_PARTS};
 use crate::storage::S3Storage;
 use crate::{ADAPTER, METRICS};
 
@@ -125,7 +125,8 @@ impl ResumableUpload {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] for a part number outside `1..=10000` or an empty part;
+    /// [`Error::Invalid`] for a part number outside `1..=10000`, an empty part or one
+    /// over 5 GiB;
     /// [`Error::NotFound`] when the upload was completed, aborted or expired; S3's
     /// failure otherwise, classified (a transient failure can be retried with the same
     /// part).
@@ -153,6 +154,12 @@ impl ResumableUpload {
             }
             if bytes.is_empty() {
                 return Err(Error::invalid(format!("part {number} is empty")));
+            }
+            if bytes.len() as u64 > MAX_PART_SIZE {
+                return Err(Error::invalid(format!(
+                    "part {number} has {} bytes, more than S3's {MAX_PART_SIZE}",
+                    bytes.len()
+                )));
             }
             let size = bytes.len() as u64;
             let inner = &storage.inner;
