@@ -260,3 +260,55 @@ async fn cache_control_max_age_sets_the_ttl() {
         "max-age=60 (not the 300 s TTL) applied"
     );
 }
+
+#[tokio::test]
+async fn unreachable_slow_or_broken_providers_are_unavailable_never_unauthorized() {
+    let clock = ManualClock::new();
+    // Nothing listens on this port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_url = format!("http://{}/jwks", closed.local_addr().unwrap());
+    drop(closed);
+
+    let slow = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(jwks(&[(RSA_A, "a")]))
+                .set_delay(Duration::from_secs(5)),
+        )
+        .mount(&slow)
+        .await;
+    let broken = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<html>not a key set</html>"))
+        .mount(&broken)
+        .await;
+
+    for url in [
+        closed_url,
+        format!("{}/jwks", slow.uri()),
+        format!("{}/jwks", broken.uri()),
+    ] {
+        let config = seam_auth_jwt::ValidatorConfig {
+            issuers: vec![trusted(KeySource::JwksUrl(url.clone()))],
+            jwks: seam_auth_jwt::JwksCacheConfig {
+                fetch_timeout: Duration::from_millis(300),
+                ..jwks_config()
+            },
+        };
+        let validator = JwtValidator::builder(&config)
+            .clock(clock.shared())
+            .build()
+            .unwrap();
+        let error = validator
+            .validate(&sign(RSA_A, "a", &claims(&clock)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::ProviderUnavailable { .. }),
+            "{url}: {error}"
+        );
+        assert_eq!(error.kind(), ErrorKind::Unavailable);
+        assert!(!error.to_string().contains("eyJ"), "no token in {error}");
+    }
+}
