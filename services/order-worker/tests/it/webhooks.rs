@@ -98,12 +98,13 @@ impl Stack {
             .expect("worker builds")
             .with_payment_events(payments.clone());
         let url = format!("http://{}", api.local_addr());
-        let mut stops = Vec::new();
-        stops.push((api.shutdown_token(), tokio::spawn(api.run_until_stopped())));
-        stops.push((
-            worker.shutdown_token(),
-            tokio::spawn(worker.run_until_stopped()),
-        ));
+        let stops = vec![
+            (api.shutdown_token(), tokio::spawn(api.run_until_stopped())),
+            (
+                worker.shutdown_token(),
+                tokio::spawn(worker.run_until_stopped()),
+            ),
+        ];
         Self {
             api: url,
             http: reqwest::Client::new(),
@@ -238,10 +239,11 @@ async fn burst(settings: Settings) {
     let mut processed = 0;
     for n in 0..EVENTS {
         let event = stack.log.get("stripe", &format!("evt_burst_{n}")).await;
-        if let Ok(event) = event {
-            if event.status == WebhookEventStatus::Processed && event.attempts == 1 {
-                processed += 1;
-            }
+        if let Ok(event) = event
+            && event.status == WebhookEventStatus::Processed
+            && event.attempts == 1
+        {
+            processed += 1;
         }
     }
     assert_eq!(processed, EVENTS, "every event logged processed once");
