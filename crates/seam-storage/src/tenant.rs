@@ -89,6 +89,27 @@ impl From<TenantId> for String {
 ///   from another tenant or another listing is [`Error::Invalid`].
 /// - Errors name the tenant's key, not the stored one.
 /// - Signed URLs are only issued for the tenant's own keys.
+///
+/// ```
+/// # tokio_test_block_on(async {
+/// use std::sync::Arc;
+///
+/// use bytes::Bytes;
+/// use seam_storage::{InMemoryStorage, ObjectKey, ObjectStorageExt, PutOptions};
+/// use seam_storage::{TenantId, TenantStorage};
+///
+/// let shared = Arc::new(InMemoryStorage::new());
+/// let acme = TenantStorage::new(shared.clone(), TenantId::parse("acme").unwrap());
+/// let key = ObjectKey::parse("exports/orders.csv").unwrap();
+/// acme.put_bytes(&key, Bytes::from("id,total"), PutOptions::default()).await.unwrap();
+///
+/// assert_eq!(shared.keys()[0].as_str(), "tenants/acme/exports/orders.csv");
+/// assert_eq!(acme.list_all("exports/").await.unwrap()[0].key, key);
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct TenantStorage {
     inner: Arc<dyn ObjectStorage>,
