@@ -40,11 +40,11 @@ use chrono::{DateTime, Utc};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
-#[cfg(feature = "conformance")]
-pub mod session_conformance;
 mod error;
 mod memory;
 mod principal;
+#[cfg(feature = "conformance")]
+pub mod session_conformance;
 
 pub use error::{BoxError, Error, Result};
 pub use memory::InMemoryRevocationList;
