@@ -53,7 +53,12 @@ fn validator_for(issuer: &TokenIssuer, clock: &ManualClock) -> JwtValidator {
 #[tokio::test]
 async fn issued_tokens_validate_with_roles_scopes_and_user() {
     let clock = ManualClock::new();
-    for key in [ed_key("ed-1"), rsa("rsa-1", RSA_A)] {
+    let ec = SigningKeyConfig {
+        kid: "ec-1".to_owned(),
+        algorithm: Algorithm::ES256,
+        private_key_pem: SecretString::from(include_str!("../data/ec_p256.pem").to_owned()),
+    };
+    for key in [ed_key("ed-1"), rsa("rsa-1", RSA_A), ec] {
         let issuer =
             TokenIssuer::with_clock(&issuer_config(vec![key], None), clock.shared()).unwrap();
         let user = seam_core::Id::new();
