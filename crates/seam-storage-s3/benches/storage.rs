@@ -167,7 +167,7 @@ impl Fixture {
             .build()
             .expect("a Tokio runtime");
         let storage = runtime.block_on(async { storage() });
-        let prefix = format!("bench-{}", uuid::Uuid::now_v7());
+        let prefix = format!("s3-bench-{}", uuid::Uuid::now_v7());
         let port_key = ObjectKey::parse(&format!("{prefix}/port.bin")).expect("a key");
         let data: Bytes = (0..OBJECT_BYTES)
             .map(|i| (i * 31) as u8)

@@ -60,7 +60,7 @@ pub fn test_config() -> S3Config {
         SecretString::new(SECRET_KEY.to_owned()),
     )
     .with_endpoint(endpoint);
-    config.root = format!("it-{}/", uuid::Uuid::now_v7());
+    config.root = format!("s3-it-{}/", uuid::Uuid::now_v7());
     config
 }
 
