@@ -19,9 +19,11 @@
 
 mod config;
 mod dialect;
+mod email_events;
 mod error;
 mod files;
 mod identities;
+mod payments;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -31,6 +33,7 @@ mod webhook_events;
 use seam_repository::{RepositoryPorts, Result};
 use seam_sql::{Backend, Database};
 
+pub use email_events::{SqlDeliveryEvents, SqlSuppressionList};
 pub use postgres::{OUTBOX_CHANNEL, PostgresRepositories, PostgresRepositoryConfig};
 pub use sqlite::{SqliteRepositories, SqliteRepositoryConfig};
 pub use webhook_events::SqlWebhookEvents;
@@ -63,6 +66,14 @@ impl SqlRepositories {
         match self {
             Self::Postgres(_) => Backend::Postgres,
             Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Orders' payments and refunds (migration 0007), sharing the pool.
+    pub fn order_payments(&self) -> std::sync::Arc<dyn seam_repository::OrderPaymentRepository> {
+        match self {
+            Self::Postgres(repositories) => std::sync::Arc::new(repositories.clone()),
+            Self::Sqlite(repositories) => std::sync::Arc::new(repositories.clone()),
         }
     }
 

@@ -127,6 +127,7 @@ crate::statements::impl_user_repository!(PostgresRepositories, PgDialect);
 crate::statements::impl_order_repository!(PostgresRepositories, PgDialect);
 crate::files::impl_file_repository!(PostgresRepositories, PgDialect);
 crate::identities::impl_identity_repository!(PostgresRepositories, PgDialect);
+crate::payments::impl_order_payment_repository!(PostgresRepositories, PgDialect);
 
 #[async_trait]
 impl InventoryRepository for PostgresRepositories {

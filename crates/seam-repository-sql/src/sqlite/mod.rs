@@ -130,6 +130,7 @@ crate::statements::impl_user_repository!(SqliteRepositories, SqliteDialect);
 crate::statements::impl_order_repository!(SqliteRepositories, SqliteDialect);
 crate::files::impl_file_repository!(SqliteRepositories, SqliteDialect);
 crate::identities::impl_identity_repository!(SqliteRepositories, SqliteDialect);
+crate::payments::impl_order_payment_repository!(SqliteRepositories, SqliteDialect);
 
 #[async_trait]
 impl InventoryRepository for SqliteRepositories {
