@@ -1,12 +1,20 @@
 //! The axum integration (feature `axum`): a middleware that authenticates requests
 //! into a [`Principal`], an extractor for handlers, and role/scope guards.
 //!
-//! ```no_run
-//! # use std::sync::Arc;
+//! ```
+//! use std::sync::Arc;
 //! use axum::{Router, routing::get};
 //! use seam_auth::Principal;
 //! use seam_auth_jwt::axum::{Authenticated, Authenticator, Requirement, RequireLayer};
-//! # fn validator() -> Arc<seam_auth::DynTokenValidator> { unimplemented!() }
+//! use seam_auth_jwt::{JwtValidator, TrustedIssuer, ValidatorConfig};
+//!
+//! fn validator() -> Arc<seam_auth::DynTokenValidator> {
+//!     let config = ValidatorConfig {
+//!         issuers: vec![TrustedIssuer::jwks("https://idp.example.com", "https://idp.example.com/jwks", "seam")],
+//!         ..ValidatorConfig::default()
+//!     };
+//!     Arc::new(JwtValidator::new(&config).expect("valid configuration"))
+//! }
 //!
 //! async fn me(Authenticated(principal): Authenticated) -> String {
 //!     principal.subject
