@@ -6,6 +6,7 @@
 
 mod support;
 
+mod email_events;
 mod postgres;
 mod sqlite;
 mod webhook_events;
