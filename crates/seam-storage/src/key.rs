@@ -22,7 +22,8 @@ const ENCODED_SEPARATORS: [&str; 4] = ["%2f", "%5c", "%2e", "%25"];
 /// - not empty, at most [`MAX_KEY_BYTES`] bytes;
 /// - no leading or trailing `/`, no empty segment (`a//b`);
 /// - no `.` or `..` segment;
-/// - no backslash, no control character (`\0`, `\n`, DEL, C1 controls);
+/// - no backslash, no control character (`\0`, `\n`, DEL, C1 controls), no zero-width
+///   or bidirectional formatting character (`U+200B`, `U+202E`, ...);
 /// - no percent-encoded separator, dot or percent (`%2f`, `%5c`, `%2e`, `%25`,
 ///   any case), which a CDN or a signed-URL endpoint would decode.
 ///
@@ -171,6 +172,12 @@ pub fn validate_prefix(prefix: &str) -> Result<()> {
     validate_key(body).map_err(|reason| Error::invalid_key(prefix, reason))
 }
 
+/// Zero-width and bidirectional controls: invisible in a file name, they make one name
+/// look like another (`invoice\u{202e}fdp.exe` shows as `invoiceexe.pdf`).
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
 fn validate_key(key: &str) -> std::result::Result<(), &'static str> {
     if key.is_empty() {
         return Err("empty");
@@ -180,6 +187,9 @@ fn validate_key(key: &str) -> std::result::Result<(), &'static str> {
     }
     if key.chars().any(char::is_control) {
         return Err("control character");
+    }
+    if key.chars().any(is_invisible_format) {
+        return Err("invisible or bidirectional formatting character");
     }
     if key.contains('\\') {
         return Err("backslash");
@@ -225,6 +235,8 @@ pub const BAD_KEYS: &[&str] = &[
     "tab\tkey",
     "del\u{7f}key",
     "c1\u{85}control",
+    "invoice\u{202e}fdp.exe",
+    "zero\u{200b}width",
     "%2e%2e/escape",
     "a/%2E%2E/b",
     "a%2fb",
