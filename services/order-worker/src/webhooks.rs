@@ -32,15 +32,46 @@ use seam_webhooks::{Provider, WebhookMessage};
 /// The processing-time histogram.
 pub const PROCESSING_SECONDS: &str = "seam_webhook_processing_seconds";
 
-/// Where verified payment events go: the order system's payments.
+/// What applying a payment event came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentApplied {
+    /// Applied (or found already applied): logged `processed`, with what was done.
+    Done(String),
+    /// Nothing to do (no order for the payment, a type not handled): logged `ignored`.
+    Ignored(String),
+}
+
+/// Where verified payment events go: the order system's payments
+/// ([`seam_orders::Payments`] implements it).
 #[async_trait]
 pub trait PaymentEvents: std::fmt::Debug + Send + Sync + 'static {
-    /// Applies one payment event to the order it concerns; returns what was done, for logs.
+    /// Applies one payment event to the order it concerns.
     ///
     /// # Errors
     ///
     /// A retryable kind for a transient failure (retried), anything else dead-letters.
-    async fn apply(&self, event: &PaymentEvent) -> Result<String, OrdersError>;
+    async fn apply(&self, event: &PaymentEvent) -> Result<PaymentApplied, OrdersError>;
+}
+
+#[async_trait]
+impl PaymentEvents for seam_orders::Payments {
+    async fn apply(&self, event: &PaymentEvent) -> Result<PaymentApplied, OrdersError> {
+        match self.apply_payment_event(event).await {
+            Ok(seam_orders::EventOutcome::Ignored { reason }) => {
+                Ok(PaymentApplied::Ignored(reason))
+            }
+            Ok(outcome) => Ok(PaymentApplied::Done(format!("{outcome:?}"))),
+            Err(seam_orders::PaymentsError::Repository(error)) => Err(error.into()),
+            // `OrdersError` has no payments variant: the error travels with its kind, so
+            // the consumer loop retries or dead-letters it as the payments use case says.
+            Err(error) => {
+                let kind = error.kind();
+                Err(OrdersError::Queue(seam_queue::Error::backend(
+                    "payments", kind, error,
+                )))
+            }
+        }
+    }
 }
 
 /// The `webhooks` queue's message handler.
@@ -98,7 +129,13 @@ impl WebhookHandler {
                     );
                 }
                 match self.payments.apply(&event).await {
-                    Ok(done) => Outcome::Done(WebhookEventStatus::Processed, done),
+                    Ok(PaymentApplied::Done(done)) => {
+                        Outcome::Done(WebhookEventStatus::Processed, done)
+                    }
+                    Ok(PaymentApplied::Ignored(why)) => {
+                        tracing::info!(event_id = %message.event_id, reason = %why, "payment event ignored");
+                        Outcome::Done(WebhookEventStatus::Ignored, why)
+                    }
                     Err(error) => Outcome::Failed(error),
                 }
             }

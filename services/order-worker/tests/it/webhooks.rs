@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use seam_api::Application;
 use seam_core::{ErrorKind, SecretString};
 use seam_order_worker::Worker;
-use seam_order_worker::webhooks::PaymentEvents;
+use seam_order_worker::webhooks::{PaymentApplied, PaymentEvents};
 use seam_orders::OrdersError;
 use seam_payments::{PaymentEvent, PaymentEventKind};
 use seam_repository::{WebhookEventLog, WebhookEventStatus};
@@ -31,7 +31,7 @@ struct RecordingPayments {
 
 #[async_trait]
 impl PaymentEvents for RecordingPayments {
-    async fn apply(&self, event: &PaymentEvent) -> Result<String, OrdersError> {
+    async fn apply(&self, event: &PaymentEvent) -> Result<PaymentApplied, OrdersError> {
         {
             let mut failures = self.failures.lock().unwrap();
             if *failures > 0 {
@@ -44,7 +44,7 @@ impl PaymentEvents for RecordingPayments {
             }
         }
         self.applied.lock().unwrap().push(event.clone());
-        Ok(format!("applied {}", event.id))
+        Ok(PaymentApplied::Done(format!("applied {}", event.id)))
     }
 }
 
@@ -84,19 +84,30 @@ struct Stack {
 
 impl Stack {
     async fn start(settings: Settings, payments: RecordingPayments) -> Self {
+        Self::start_with(settings, payments, None).await
+    }
+
+    /// The stack with `sink` as the worker's payment events (else the recording fake).
+    async fn start_with(
+        settings: Settings,
+        payments: RecordingPayments,
+        sink: Option<Arc<dyn PaymentEvents>>,
+    ) -> Self {
         seam_testkit::init_test_logging();
         let database = Database::connect(&seam_wiring::sql_config(&settings))
             .await
             .expect("database opens");
         database.migrate_up().await.expect("migrations apply");
+        database.seed().await.expect("seed loads");
         let payments = Arc::new(payments);
+        let sink = sink.unwrap_or_else(|| payments.clone());
         let api = Application::build(settings.clone())
             .await
             .expect("API builds");
         let worker = Worker::build(settings)
             .await
             .expect("worker builds")
-            .with_payment_events(payments.clone());
+            .with_payment_events(sink);
         let url = format!("http://{}", api.local_addr());
         let stops = vec![
             (api.shutdown_token(), tokio::spawn(api.run_until_stopped())),
@@ -251,6 +262,79 @@ async fn burst(settings: Settings) {
 }
 
 use futures::StreamExt;
+
+/// A signed `payment_intent.succeeded` for a placed order moves its payment to
+/// `succeeded` through the real payments use case; a redelivery changes nothing.
+async fn order_paid(settings: Settings) {
+    seam_testkit::init_test_logging();
+    let database = Database::connect(&seam_wiring::sql_config(&settings))
+        .await
+        .expect("database opens");
+    database.migrate_up().await.expect("migrations apply");
+    database.seed().await.expect("seed loads");
+    let adapters = seam_wiring::Adapters::build(&settings, &database)
+        .await
+        .expect("adapters build");
+    let payments = Arc::new(seam_orders::Payments::new(
+        adapters.repositories.orders.clone(),
+        Arc::new(seam_repository::MemoryOrderPayments::new()),
+        Arc::new(seam_payments::InMemoryPayments::new()),
+        "stripe",
+        Arc::new(seam_alerts::InMemoryAlerts::new()),
+        "order-worker-tests",
+        seam_core::SystemClock::shared(),
+    ));
+    let client = crate::api_client(&settings);
+    let stack = Stack::start_with(
+        settings,
+        RecordingPayments::default(),
+        Some(payments.clone()),
+    )
+    .await;
+    let response = client
+        .post(format!("{}/v1/orders", stack.api))
+        .json(&serde_json::json!({
+            "customer_id": seam_sql::DEMO_CUSTOMER_ID.to_string(),
+            "currency": "EUR",
+            "lines": [{"sku": seam_sql::DEMO_PRODUCTS[0].sku, "quantity": 1}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    let order: serde_json::Value = response.json().await.unwrap();
+    let order_id = order["id"].as_str().unwrap().to_owned();
+
+    let body = succeeded("evt_order_paid", &order_id);
+    assert_eq!(stack.deliver(&body).await, reqwest::StatusCode::ACCEPTED);
+    assert_eq!(stack.deliver(&body).await, reqwest::StatusCode::OK);
+    let logged = stack
+        .logged("evt_order_paid", WebhookEventStatus::Processed)
+        .await;
+    assert_eq!(logged.attempts, 1, "{logged:?}");
+    let record = payments
+        .payment(order_id.parse().unwrap())
+        .await
+        .unwrap()
+        .expect("the order has a payment record");
+    assert_eq!(record.status, "succeeded", "{record:?}");
+    stack.stop().await;
+    database.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_succeeded_event_pays_the_order_on_the_embedded_default() {
+    let data = tempfile::tempdir().unwrap();
+    order_paid(settings(data.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_succeeded_event_pays_the_order_on_redis_streams() {
+    let data = tempfile::tempdir().unwrap();
+    let (settings, prefix) = on_redis(data.path());
+    order_paid(settings).await;
+    remove_keys(&prefix).await;
+}
 
 fn on_redis(data: &Path) -> (Settings, String) {
     let redis = seam_testkit::require_redis();
