@@ -475,3 +475,80 @@ async fn a_failing_part_aborts_the_multipart_upload() {
     assert_eq!(calls.last(), Some(&"abort"), "{calls:?}");
     assert!(!calls.contains(&"complete"), "{calls:?}");
 }
+
+#[tokio::test]
+async fn a_long_body_streams_with_at_most_two_parts_read_ahead() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use futures::StreamExt;
+
+    const PART: usize = seam_storage_s3::MIN_PART_SIZE as usize;
+    const CHUNK: usize = 1024 * 1024;
+    const TOTAL: usize = 4 * PART + 1000;
+
+    // How many body bytes the adapter had pulled when each part reached the server.
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::query_param("uploads", ""))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            "<InitiateMultipartUploadResult><UploadId>u-1</UploadId></InitiateMultipartUploadResult>",
+        ))
+        .mount(&server)
+        .await;
+    let (pulled_at_part, seen_by_server) = (Arc::clone(&pulled), Arc::clone(&seen));
+    Mock::given(method("PUT"))
+        .and(wiremock::matchers::query_param("uploadId", "u-1"))
+        .respond_with(move |request: &wiremock::Request| {
+            let number: usize = request
+                .url
+                .query_pairs()
+                .find(|(name, _)| name == "partNumber")
+                .and_then(|(_, value)| value.parse().ok())
+                .unwrap_or(0);
+            let pulled = pulled_at_part.load(Ordering::SeqCst);
+            seen_by_server.lock().unwrap().push((number, pulled));
+            ResponseTemplate::new(200).insert_header("ETag", format!("\"p{number}\""))
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::query_param("uploadId", "u-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            "<CompleteMultipartUploadResult><ETag>\"done\"</ETag></CompleteMultipartUploadResult>",
+        ))
+        .mount(&server)
+        .await;
+
+    let counter = Arc::clone(&pulled);
+    let body = futures::stream::iter((0..TOTAL).step_by(CHUNK))
+        .map(move |start| {
+            let len = CHUNK.min(TOTAL - start);
+            counter.fetch_add(len, Ordering::SeqCst);
+            Ok(bytes::Bytes::from(vec![0u8; len]))
+        })
+        .boxed();
+    let written = small_parts(&server)
+        .put(&key("big.bin"), body, PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(written.size, TOTAL as u64);
+    assert_eq!(written.etag.as_deref(), Some("\"done\""));
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen.iter().map(|(number, _)| *number).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    for (number, pulled) in seen {
+        // Part n is on the wire while part n + 1 is read: never more than that (plus
+        // the chunk that crossed the boundary) was pulled from the body.
+        let bound = ((number + 1) * PART + CHUNK).min(TOTAL);
+        assert!(
+            pulled <= bound,
+            "part {number} arrived after {pulled} bytes were read (bound {bound})"
+        );
+    }
+}
