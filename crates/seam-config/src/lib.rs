@@ -21,6 +21,7 @@ mod error;
 mod integrations;
 mod loader;
 mod oidc;
+mod payments;
 mod settings;
 mod storage;
 mod webhooks;
@@ -36,6 +37,10 @@ pub use integrations::{
 };
 pub use loader::{CONFIG_DIR_VAR, ConfigLoader, ENV_PREFIX, ENVIRONMENT_VAR, Validate};
 pub use oidc::{OidcClaimNames, OidcEndpoints, OidcSettings, OidcTokenKey};
+pub use payments::{
+    AlertsBackend, AlertsSettings, PagerDutySettings, PaymentsBackend, PaymentsBreakerSettings,
+    PaymentsSettings, SandboxPaymentsSettings, StripePaymentsSettings,
+};
 pub use settings::{DatabaseBackend, DatabaseSettings, ServerSettings, Settings, WorkerSettings};
 pub use storage::{
     DEFAULT_MAX_UPLOAD_BYTES, MAX_UPLOAD_BYTES_LIMIT, MirrorMode, MirrorSettings, StorageBackend,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::AuthSettings;
 use crate::integrations::{CacheSettings, EmailSettings, QueueSettings};
 use crate::loader::Validate;
+use crate::payments::{AlertsSettings, PaymentsSettings};
 use crate::storage::StorageSettings;
 use crate::webhooks::WebhookSettings;
 
@@ -46,6 +47,10 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// Inbound webhooks.
     pub webhooks: WebhookSettings,
+    /// The payment provider and the breaker guarding it.
+    pub payments: PaymentsSettings,
+    /// Who is paged, and when.
+    pub alerts: AlertsSettings,
 }
 
 impl Default for Settings {
@@ -63,6 +68,8 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             storage: StorageSettings::default(),
             webhooks: WebhookSettings::default(),
+            payments: PaymentsSettings::default(),
+            alerts: AlertsSettings::default(),
         }
     }
 }
@@ -112,6 +119,8 @@ impl Validate for Settings {
         problems.extend(self.auth.problems());
         problems.extend(self.storage.problems());
         problems.extend(self.webhooks.problems());
+        problems.extend(self.payments.problems());
+        problems.extend(self.alerts.problems());
         if let Err(problem) = self.health.validate() {
             problems.push(problem);
         }
