@@ -25,7 +25,7 @@ pub const BYTES_TOTAL: &str = "seam_storage_bytes_total";
 /// Counts requests per operation and the bytes of bodies as they stream through.
 ///
 /// Bytes are counted chunk by chunk, so a body read halfway counts halfway. With the
-/// `telemetry` feature, [`with_port_metrics`](Self::with_port_metrics) also records the
+/// `telemetry` feature, `with_port_metrics` also records the
 /// standard `seam_port_calls_total` / `seam_port_call_seconds` (port `storage`) for
 /// adapters that do not record them themselves.
 #[derive(Debug, Clone)]
