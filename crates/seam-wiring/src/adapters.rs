@@ -63,7 +63,9 @@ impl Adapters {
         let mut repositories = repositories(database)?;
         repositories.users = cache_users(settings, repositories.users)?;
         let queue = queue(settings, database).await?;
-        let email = email(settings)?;
+        // Every service refuses suppressed recipients and answers `status` from the
+        // delivery events the webhook consumer records in the same database.
+        let email = crate::email_events::EmailEventStores::sql(database).wrap(email(settings)?);
         Ok(Self {
             repositories,
             queue,

@@ -12,6 +12,7 @@
 
 mod adapters;
 pub mod auth;
+pub mod email_events;
 pub mod oidc;
 mod storage;
 pub mod webhooks;
