@@ -109,6 +109,7 @@ impl S3Error {
     /// `AlreadyExists`.
     pub(crate) fn into_port(self, key: Option<&ObjectKey>) -> Error {
         let Self::Service {
+            op,
             status,
             code,
             retry_after,
@@ -124,8 +125,10 @@ impl S3Error {
                 Self::Service { .. } => unreachable!("matched above"),
             };
         };
-        let (status, retry_after) = (*status, *retry_after);
+        let (op, status, retry_after) = (*op, *status, *retry_after);
         match code.as_str() {
+            // The server does not implement the operation (S3-compatible servers).
+            "NotImplemented" => Error::not_supported(op, ADAPTER),
             code if is_not_found_code(code) => not_found(key, self),
             // The port's contract: a missing bucket is the backend being unusable.
             "NoSuchBucket" => {
@@ -240,6 +243,7 @@ mod tests {
             (service(400, "InvalidArgument"), ErrorKind::Invalid),
             (service(400, "InvalidStorageClass"), ErrorKind::Invalid),
             (service(405, "MethodNotAllowed"), ErrorKind::Permanent),
+            (service(501, "NotImplemented"), ErrorKind::NotSupported),
             (
                 S3Error::Timeout {
                     op: "get",

@@ -65,6 +65,7 @@
 //! | `AccessDenied`, other 403 | [`Error::Forbidden`] |
 //! | `SlowDown`, 429, 503 | [`Error::RateLimited`] with `Retry-After` |
 //! | `NoSuchBucket` | [`Error::Unavailable`] |
+//! | `NotImplemented` (S3-compatible servers) | [`Error::NotSupported`] |
 //! | `InternalError`, `RequestTimeout`, other 5xx, connection failure | [`Error::Transient`] |
 //! | the configured timeout | [`Error::Timeout`] |
 //! | `InvalidArgument`, other 400 | [`Error::Invalid`] |
@@ -83,6 +84,7 @@
 //! [`Error::Timeout`]: seam_storage::Error::Timeout
 //! [`Error::Invalid`]: seam_storage::Error::Invalid
 //! [`Error::Backend`]: seam_storage::Error::Backend
+//! [`Error::NotSupported`]: seam_storage::Error::NotSupported
 
 mod config;
 mod error;
@@ -96,7 +98,7 @@ pub use config::{
     MIN_PART_SIZE, S3Config, Sse,
 };
 pub use multipart::{ResumableUpload, UploadState, UploadedPart};
-pub use storage::{PUBLIC_METADATA_KEY, S3Storage};
+pub use storage::{MAX_PENDING_UPLOADS, PUBLIC_METADATA_KEY, PendingUpload, S3Storage};
 
 /// The adapter's name, in metrics and errors.
 pub const ADAPTER: &str = "s3";

@@ -43,6 +43,20 @@ const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
+/// The most open uploads [`S3Storage::pending_uploads`] collects.
+pub const MAX_PENDING_UPLOADS: usize = 10_000;
+
+/// A multipart upload S3 holds open, from [`S3Storage::pending_uploads`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUpload {
+    /// The key the object will have.
+    pub key: ObjectKey,
+    /// S3's id of the upload, for [`S3Storage::resume`].
+    pub upload_id: String,
+    /// When it was started, when S3 says.
+    pub initiated: Option<DateTime<Utc>>,
+}
+
 /// An [`ObjectStorage`] over one S3 bucket (AWS or S3-compatible), with what AWS teams
 /// need beyond the port: presigned URLs, server-side encryption, storage classes and
 /// resumable multipart uploads ([`start_upload`](Self::start_upload),
@@ -368,6 +382,74 @@ impl S3Storage {
                 ))
             })
             .await
+    }
+
+    /// The multipart uploads S3 holds open under `prefix` (below the root), oldest
+    /// key first: to resume uploads whose state was lost, or to abort abandoned ones
+    /// (`resume(&upload.key, &upload.upload_id)`, then [`ResumableUpload::abort`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidKey`] for a bad prefix; [`Error::Invalid`] when more than
+    /// [`MAX_PENDING_UPLOADS`] are open (abort some, or narrow the prefix); S3's
+    /// failure otherwise ([`Error::NotSupported`] where the server does not implement
+    /// `ListMultipartUploads`, as s3s-fs).
+    pub async fn pending_uploads(&self, prefix: &str) -> Result<Vec<PendingUpload>> {
+        METRICS
+            .call("pending_uploads", self.pending_uploads_inner(prefix))
+            .await
+    }
+
+    async fn pending_uploads_inner(&self, prefix: &str) -> Result<Vec<PendingUpload>> {
+        seam_storage::validate_prefix(prefix)?;
+        let inner = &self.inner;
+        let mut uploads = Vec::new();
+        let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+        // Every page but the last holds at least one upload, so this bounds the loop.
+        for _ in 0..=MAX_PENDING_UPLOADS {
+            let output = inner
+                .client
+                .list_multipart_uploads()
+                .bucket(&inner.bucket)
+                .prefix(format!("{}{prefix}", inner.root))
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(id_marker.take())
+                .send()
+                .await
+                .map_err(|error| self.sdk_error("list_multipart_uploads", error, None))?;
+            for upload in output.uploads() {
+                let (Some(full), Some(upload_id)) = (upload.key(), upload.upload_id()) else {
+                    continue;
+                };
+                let Some(key) = full
+                    .strip_prefix(inner.root.as_str())
+                    .and_then(|relative| ObjectKey::parse(relative).ok())
+                else {
+                    continue;
+                };
+                uploads.push(PendingUpload {
+                    key,
+                    upload_id: upload_id.to_owned(),
+                    initiated: upload.initiated().map(|time| to_chrono(Some(*time))),
+                });
+            }
+            if uploads.len() > MAX_PENDING_UPLOADS {
+                return Err(Error::invalid(format!(
+                    "more than {MAX_PENDING_UPLOADS} multipart uploads are open under {prefix:?}"
+                )));
+            }
+            match (output.is_truncated, output.next_key_marker) {
+                (Some(true), Some(next)) if !next.is_empty() => {
+                    key_marker = Some(next);
+                    id_marker = output.next_upload_id_marker;
+                }
+                _ => return Ok(uploads),
+            }
+        }
+        Err(Error::backend(
+            ADAPTER,
+            "ListMultipartUploads kept answering pages without end",
+        ))
     }
 
     /// The full S3 key of `key`, below the configured root.

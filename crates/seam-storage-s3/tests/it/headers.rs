@@ -552,3 +552,73 @@ async fn a_long_body_streams_with_at_most_two_parts_read_ahead() {
         );
     }
 }
+
+#[tokio::test]
+async fn pending_uploads_page_through_list_multipart_uploads() {
+    let server = MockServer::start().await;
+    let page = |uploads: &[(&str, &str)], next: Option<(&str, &str)>| {
+        let uploads: String = uploads
+            .iter()
+            .map(|(key, id)| {
+                format!(
+                    "<Upload><Key>{key}</Key><UploadId>{id}</UploadId>\
+                     <Initiated>2026-11-25T10:00:00.000Z</Initiated></Upload>"
+                )
+            })
+            .collect();
+        let paging = match next {
+            Some((key, id)) => format!(
+                "<IsTruncated>true</IsTruncated><NextKeyMarker>{key}</NextKeyMarker>\
+                 <NextUploadIdMarker>{id}</NextUploadIdMarker>"
+            ),
+            None => "<IsTruncated>false</IsTruncated>".to_owned(),
+        };
+        ResponseTemplate::new(200).set_body_string(format!(
+            "<ListMultipartUploadsResult><Bucket>seam-test</Bucket>{paging}{uploads}\
+             </ListMultipartUploadsResult>"
+        ))
+    };
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::query_param(
+            "key-marker",
+            "exports/b.csv",
+        ))
+        .and(wiremock::matchers::query_param("upload-id-marker", "u-b"))
+        .respond_with(page(&[("exports/c.csv", "u-c")], None))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::query_param("prefix", "exports/"))
+        .respond_with(page(
+            &[("exports/a.csv", "u-a"), ("exports/b.csv", "u-b")],
+            Some(("exports/b.csv", "u-b")),
+        ))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let uploads = storage(&server, None, None)
+        .pending_uploads("exports/")
+        .await
+        .unwrap();
+    let found: Vec<_> = uploads
+        .iter()
+        .map(|upload| (upload.key.as_str(), upload.upload_id.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("exports/a.csv", "u-a"),
+            ("exports/b.csv", "u-b"),
+            ("exports/c.csv", "u-c")
+        ]
+    );
+    assert_eq!(
+        uploads[0].initiated.map(|time| time.to_rfc3339()),
+        Some("2026-11-25T10:00:00+00:00".to_owned())
+    );
+    let error = storage(&server, None, None)
+        .pending_uploads("../x")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::InvalidKey { .. }), "{error}");
+}

@@ -234,3 +234,33 @@ async fn create_mode_refuses_an_existing_key_for_long_bodies_too() {
     assert_eq!(storage.get_bytes(&fresh).await.unwrap(), data);
     cleanup(&storage).await;
 }
+
+#[tokio::test]
+async fn pending_uploads_answer_or_say_the_server_lacks_them() {
+    let storage = test_storage();
+    let key = key("multipart/pending.bin");
+    let upload = storage
+        .start_upload(&key, &PutOptions::default())
+        .await
+        .unwrap();
+    // AWS lists the open upload; s3s-fs does not implement ListMultipartUploads.
+    match storage.pending_uploads("multipart/").await {
+        Ok(pending) => assert!(
+            pending
+                .iter()
+                .any(|p| p.key == key && p.upload_id == upload.upload_id()),
+            "{pending:?}"
+        ),
+        Err(error) => assert!(
+            matches!(
+                error,
+                Error::NotSupported {
+                    operation: "list_multipart_uploads",
+                    adapter: "s3"
+                }
+            ),
+            "{error}"
+        ),
+    }
+    upload.abort().await.unwrap();
+}
