@@ -38,7 +38,11 @@ impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            protect: vec!["/v1/orders".to_owned(), "/v1/users".to_owned()],
+            protect: vec![
+                "/v1/orders".to_owned(),
+                "/v1/users".to_owned(),
+                "/v1/files".to_owned(),
+            ],
             session_cookie: "seam_session".to_owned(),
             store: AuthStore::Memory,
             key_prefix: "seam:auth:".to_owned(),
@@ -280,11 +284,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_valid_and_protect_orders_and_users() {
+    fn defaults_are_valid_and_protect_orders_users_and_files() {
         let settings = AuthSettings::default();
         assert!(settings.problems().is_empty(), "{:?}", settings.problems());
         assert!(settings.enabled);
-        assert_eq!(settings.protect, ["/v1/orders", "/v1/users"]);
+        assert_eq!(settings.protect, ["/v1/orders", "/v1/users", "/v1/files"]);
     }
 
     #[test]

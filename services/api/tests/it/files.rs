@@ -610,6 +610,29 @@ async fn files_attach_to_orders_of_their_owner() {
 }
 
 #[tokio::test]
+async fn files_need_a_credential_by_default() {
+    let data = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn(seeded_settings(data.path()).await).await;
+    let anonymous = reqwest::Client::new();
+    let listed = anonymous
+        .get(app.url(&format!("/v1/files?owner={DEMO_CUSTOMER_ID}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::UNAUTHORIZED);
+    let uploaded = anonymous
+        .post(app.url(&format!("/v1/files?owner={DEMO_CUSTOMER_ID}")))
+        .header("content-type", multipart_type())
+        .body(multipart(&[("file", Some("text/plain"), b"hi")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), StatusCode::UNAUTHORIZED);
+    assert!(stored_objects(data.path()).is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_openapi_document_lists_the_file_routes() {
     let data = tempfile::tempdir().unwrap();
     let app = TestApp::spawn(seeded_settings(data.path()).await).await;
@@ -633,7 +656,6 @@ async fn the_openapi_document_lists_the_file_routes() {
 async fn a_signed_in_user_owns_what_they_upload_and_sees_only_their_files() {
     let data = tempfile::tempdir().unwrap();
     let mut settings = seeded_settings(data.path()).await;
-    settings.auth.protect.push("/v1/files".to_owned());
     let mut request = seam_wiring::auth::TokenRequest::new(DEMO_CUSTOMER_ID.to_string());
     request.user_id = Some(seam_core::Id::from_uuid(DEMO_CUSTOMER_ID));
     let token = seam_wiring::auth::issue_token(&settings, &request).unwrap();
