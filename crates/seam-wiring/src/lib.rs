@@ -11,9 +11,11 @@
 //! 5. [`ops_router`]: `/health*` and `/metrics`; [`shutdown_signal`]: SIGTERM/Ctrl-C.
 
 mod adapters;
+pub mod alerts;
 pub mod auth;
 pub mod email_events;
 pub mod oidc;
+pub mod payments;
 mod storage;
 pub mod webhooks;
 
