@@ -432,8 +432,11 @@ pub async fn refuses_bad_options(storage: &dyn ObjectStorage) {
 /// with `next: None`.
 pub async fn lists_in_order_across_pages(storage: &dyn ObjectStorage) {
     let prefix = unique_prefix();
-    // Written out of order; names chosen so byte order differs from "natural" order.
-    let names = ["g", "a", "B", "c/d", "c", "e.txt", "a-1"];
+    // Written out of order; names chosen so byte order differs from "natural" order
+    // (`c.x` < `c/d` < `c0`, which a directory walk gets wrong). No key is also a
+    // "directory" of another (`c` beside `c/d`): file-backed stores (local disk, s3s-fs,
+    // MinIO in FS mode) cannot hold both.
+    let names = ["g", "a", "B", "c/d", "c.x", "c0", "a-1"];
     for name in names {
         put(storage, &key(&prefix, name), b"x").await;
     }

@@ -9,7 +9,6 @@ use seam_storage::conformance::{self, Capabilities, SignedUrlClient};
 use seam_storage::{BoxError, ObjectStorage};
 use seam_storage_object_store::ObjectStoreConfig;
 
-use crate::behaviour;
 use crate::support::s3_storage;
 
 /// Signed URLs tried the way a browser or `curl` would: no credentials, just the URL.
@@ -80,18 +79,14 @@ macro_rules! checks {
     };
 }
 
-// The suite's checks as `run_all` lists them, but for `lists_in_order_across_pages`: it
-// writes both `c` and `c/d`, which no file-backed store can hold (a file cannot also be
-// a directory: LocalFileSystem and s3s-fs refuse it, as MinIO's FS mode does).
-// `behaviour::lists_in_order_across_pages` checks the same paging and byte order with
-// keys a file system can hold.
+// The suite's checks as `run_all` lists them.
 checks! {
     round_trips_empty_and_small_objects => |s, caps| conformance::round_trips_empty_and_small_objects(s);
     streams_a_large_object => |s, caps| conformance::streams_a_large_object(s, caps.max_test_body);
     reads_ranges => |s, caps| conformance::reads_ranges(s);
     round_trips_metadata_and_content_type => |s, caps| conformance::round_trips_metadata_and_content_type(s);
     refuses_bad_options => |s, caps| conformance::refuses_bad_options(s);
-    lists_in_order_across_pages_with_file_system_keys => |s, caps| behaviour::lists_in_order_across_pages(s);
+    lists_in_order_across_pages => |s, caps| conformance::lists_in_order_across_pages(s);
     list_prefixes_isolate => |s, caps| conformance::list_prefixes_isolate(s);
     continuation_token_stays_within_its_prefix => |s, caps| conformance::continuation_token_stays_within_its_prefix(s);
     copies_objects => |s, caps| conformance::copies_objects(s);
