@@ -178,6 +178,33 @@ pub struct SendgridApplied {
     pub skipped: Vec<SendgridEventError>,
 }
 
+impl std::fmt::Display for SendgridApplied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} e-mail events recorded, {} already recorded, {} addresses suppressed, {} skipped",
+            self.applied.recorded,
+            self.applied.duplicates,
+            self.applied.suppressed.len(),
+            self.skipped.len()
+        )
+    }
+}
+
+/// For a queue consumer: an unreadable body is `Undecodable` (dead-lettered at once), a
+/// store failure keeps its kind (retried when retryable).
+impl From<EmailEventsError> for seam_orders::OrdersError {
+    fn from(error: EmailEventsError) -> Self {
+        match error {
+            EmailEventsError::Unreadable(error) => Self::Undecodable(error.to_string()),
+            EmailEventsError::Store(error) => {
+                let kind = error.kind();
+                Self::Queue(seam_queue::Error::backend("email", kind, error))
+            }
+        }
+    }
+}
+
 /// The suppression list and the delivery status store, shared by the e-mail service
 /// (which reads them) and the webhook consumer (which writes them).
 #[derive(Debug, Clone)]
@@ -405,5 +432,13 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(unreadable.kind(), ErrorKind::Invalid);
+        assert!(matches!(
+            seam_orders::OrdersError::from(unreadable),
+            seam_orders::OrdersError::Undecodable(_)
+        ));
+        assert_eq!(
+            done.to_string(),
+            "1 e-mail events recorded, 0 already recorded, 1 addresses suppressed, 1 skipped"
+        );
     }
 }

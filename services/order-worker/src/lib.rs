@@ -127,11 +127,16 @@ impl Worker {
             tasks.spawn(consumer.run(settings.worker.concurrency, work.clone()));
         }
         if let Some(payments) = payment_events {
-            let handler = Arc::new(webhooks::WebhookHandler::new(
-                webhooks.events.clone(),
-                payments,
-                schedule.max_attempts,
-            ));
+            let handler = Arc::new(
+                webhooks::WebhookHandler::new(
+                    webhooks.events.clone(),
+                    payments,
+                    schedule.max_attempts,
+                )
+                .with_email_events(seam_wiring::email_events::EmailEventStores::sql(
+                    &infrastructure.database,
+                )),
+            );
             let consumer = Arc::new(ConsumerLoop::new(
                 webhooks.queue.consumer.clone(),
                 seam_webhooks::ingest::WEBHOOKS_QUEUE,

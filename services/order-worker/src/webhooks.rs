@@ -5,8 +5,11 @@
 //!   the [`PaymentEvents`] sink (the order system's payments, forward-only so out-of-order
 //!   delivery never moves an order backwards); types the port does not model
 //!   (`PaymentEventKind::Other`) are logged and marked `ignored`, not retried.
-//! - GitHub, Standard Webhooks and SendGrid events: nothing consumes them yet; logged
-//!   and marked `ignored`.
+//! - SendGrid: the batch goes to [`EmailEventStores::apply_sendgrid`] when the handler
+//!   has the e-mail event stores ([`WebhookHandler::with_email_events`]): bounces and
+//!   complaints suppress their address, every event feeds `EmailService::status`.
+//! - GitHub and Standard Webhooks events (and SendGrid without the stores): nothing
+//!   consumes them yet; logged and marked `ignored`.
 //! - An event the log shows `processed` or `ignored` is acknowledged without processing
 //!   again (a redelivery after a crash, or after the dedupe TTL), unless it is an
 //!   operator's replay.
@@ -28,6 +31,7 @@ use seam_payments::{PaymentEvent, PaymentEventKind};
 use seam_queue::Envelope;
 use seam_repository::{WebhookAttempt, WebhookEventLog, WebhookEventStatus};
 use seam_webhooks::{Provider, WebhookMessage};
+use seam_wiring::email_events::EmailEventStores;
 
 /// The processing-time histogram.
 pub const PROCESSING_SECONDS: &str = "seam_webhook_processing_seconds";
@@ -78,6 +82,7 @@ impl PaymentEvents for seam_orders::Payments {
 pub struct WebhookHandler {
     events: Arc<dyn WebhookEventLog>,
     payments: Arc<dyn PaymentEvents>,
+    email_events: Option<EmailEventStores>,
     max_attempts: u32,
 }
 
@@ -105,11 +110,27 @@ impl WebhookHandler {
         Self {
             events,
             payments,
+            email_events: None,
             max_attempts,
         }
     }
 
+    /// Applies SendGrid Event Webhook batches to these e-mail event stores.
+    pub fn with_email_events(mut self, stores: EmailEventStores) -> Self {
+        self.email_events = Some(stores);
+        self
+    }
+
     async fn dispatch(&self, message: &WebhookMessage) -> Outcome {
+        if let (Provider::Sendgrid, Some(stores)) = (message.provider, &self.email_events) {
+            return match stores
+                .apply_sendgrid(message.body.as_bytes(), message.received_at)
+                .await
+            {
+                Ok(done) => Outcome::Done(WebhookEventStatus::Processed, done.to_string()),
+                Err(error) => Outcome::Failed(error.into()),
+            };
+        }
         match message.provider {
             Provider::Stripe => {
                 let event = match seam_payments::stripe_event::parse(message.body.as_bytes()) {
