@@ -133,9 +133,9 @@ impl Worker {
                     payments,
                     schedule.max_attempts,
                 )
-                .with_email_events(seam_wiring::email_events::EmailEventStores::sql(
-                    &infrastructure.database,
-                )),
+                .with_email_events(
+                    seam_wiring::email_events::EmailEventStores::sql(&infrastructure.database),
+                ),
             );
             let consumer = Arc::new(ConsumerLoop::new(
                 webhooks.queue.consumer.clone(),
