@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use seam_storage::BoxError;
 use seam_storage::conformance::{self, Capabilities, SignedUrlClient};
-use seam_storage::{BoxError, ListOptions, ObjectStorage};
 
 use crate::test_storage;
 
@@ -35,84 +35,15 @@ impl SignedUrlClient for Reqwest {
     }
 }
 
-fn caps() -> Capabilities {
-    Capabilities {
+#[tokio::test]
+async fn the_s3_adapter_passes_the_storage_conformance_suite() {
+    // Below a root prefix of its own, which the adapter must make invisible.
+    let storage = test_storage();
+    let caps = Capabilities {
         signed_urls: true,
         signed_url_client: Some(Arc::new(Reqwest::default())),
         ..Capabilities::default()
-    }
-}
-
-/// Runs one check of the suite on a storage below a root prefix of its own (which the
-/// adapter must make invisible), then removes what is left under that root.
-macro_rules! checks {
-    ($($name:ident => |$storage:ident| $check:expr;)*) => {$(
-        #[tokio::test]
-        async fn $name() {
-            let storage = test_storage();
-            {
-                let $storage: &dyn ObjectStorage = &storage;
-                $check.await;
-            }
-            crate::cleanup(&storage).await;
-        }
-    )*};
-}
-
-// The suite's checks, one test each so they run in parallel, as `run_all` lists them,
-// but for `lists_in_order_across_pages`: it writes both `c` and `c/d`, which s3s-fs
-// cannot hold (it keeps objects as files, and a file cannot also be a directory).
-// `lists_in_order_across_pages_with_file_system_keys` below checks the same paging
-// and byte order with keys a file system can hold. AWS S3 itself has no such limit.
-checks! {
-    round_trips_empty_and_small_objects => |s| conformance::round_trips_empty_and_small_objects(s);
-    streams_a_large_object => |s| conformance::streams_a_large_object(s, caps().max_test_body);
-    reads_ranges => |s| conformance::reads_ranges(s);
-    round_trips_metadata_and_content_type => |s| conformance::round_trips_metadata_and_content_type(s);
-    refuses_bad_options => |s| conformance::refuses_bad_options(s);
-    list_prefixes_isolate => |s| conformance::list_prefixes_isolate(s);
-    continuation_token_stays_within_its_prefix => |s| conformance::continuation_token_stays_within_its_prefix(s);
-    copies_objects => |s| conformance::copies_objects(s);
-    deletes_idempotently => |s| conformance::deletes_idempotently(s);
-    missing_keys_are_not_found => |s| conformance::missing_keys_are_not_found(s);
-    create_mode_refuses_existing_objects => |s| conformance::create_mode_refuses_existing_objects(s);
-    failed_body_leaves_the_previous_object => |s| conformance::failed_body_leaves_the_previous_object(s);
-    refuses_bad_keys_and_prefixes => |s| conformance::refuses_bad_keys_and_prefixes(s);
-    signed_urls => |s| conformance::signed_urls(s, &caps());
-}
-
-/// Seven objects listed three by three: every object once, in byte order (`c-x` <
-/// `c/d` < `c0`, which a directory walk gets wrong), the last page with `next: None`.
-#[tokio::test]
-async fn lists_in_order_across_pages_with_file_system_keys() {
-    let storage = test_storage();
-    let prefix = conformance::unique_prefix();
-    let names = ["g", "a", "B", "c/d", "c-x", "c0", "a-1"];
-    for name in names {
-        crate::put(&storage, &crate::key(&format!("{prefix}{name}")), "x").await;
-    }
-    let expected: Vec<String> = ["B", "a", "a-1", "c-x", "c/d", "c0", "g"]
-        .iter()
-        .map(|name| format!("{prefix}{name}"))
-        .collect();
-    let mut seen = Vec::new();
-    let mut sizes = Vec::new();
-    let mut options = ListOptions {
-        prefix: prefix.clone(),
-        page_size: 3,
-        continuation: None,
     };
-    for _ in 0..10 {
-        let page = storage.list(options.clone()).await.unwrap();
-        assert!(page.objects.len() <= 3, "at most page_size per page");
-        sizes.push(page.objects.len());
-        seen.extend(page.objects.iter().map(|meta| meta.key.to_string()));
-        match page.next {
-            Some(next) => options.continuation = Some(next),
-            None => break,
-        }
-    }
-    assert_eq!(seen, expected, "every object once, in byte order");
-    assert_eq!(sizes, vec![3, 3, 1]);
+    conformance::run_all(&storage, caps).await;
     crate::cleanup(&storage).await;
 }
