@@ -1,5 +1,5 @@
 //! The ingest path of an inbound webhook: verify the raw body -> read the event id ->
-//! deduplicate and enqueue in one atomic step ([`UniquePublisher`]) -> acknowledge.
+//! deduplicate and enqueue in one atomic step ([`UniquePublisher`](seam_queue::UniquePublisher)) -> acknowledge.
 //!
 //! Nothing slow happens here: no database write besides the queue's own deduplicating
 //! insert, no call to another service. Processing is the worker's job, from the queue
@@ -14,6 +14,26 @@
 //! | Standard Webhooks | `webhook-id` header | body `type`, when present |
 //! | GitHub | `X-GitHub-Delivery` header | `X-GitHub-Event` header |
 //! | SendGrid | `batch-<SHA-256 of the body>` (a batch is retried whole) | `batch` |
+//!
+//! # Design
+//!
+//! - **Atomic dedupe + enqueue** ([`UniquePublisher::publish_unique`](seam_queue::UniquePublisher::publish_unique)):
+//!   on Redis one Lua script (`SET {prefix}:dedupe:{key} NX PX ttl` + `XADD` to every
+//!   routed stream); on SQL one transaction (`queue_dedupe` insert `ON CONFLICT` + the
+//!   queue rows); in memory one lock. A crash between the two steps cannot lose an event
+//!   (the key is never kept without the message) nor enqueue it twice.
+//! - **Which queue**: `webhooks.queue = "same"` (default) uses the configured `[queue]`
+//!   backend, SQL in the embedded default; `"redis"` a Redis Streams queue of its own
+//!   (the production profile). AMQP cannot deduplicate atomically and is refused.
+//! - **Answers**: 202 `{"status":"accepted"}` for a new event, 200
+//!   `{"status":"duplicate"}` for a redelivery, the scheme's 400/401 "invalid signature",
+//!   415 for a non-JSON content type, 413 over the body limit, 404 for an unknown or
+//!   unconfigured provider, 503 when the queue fails (the provider retries).
+//! - **Event log** (`webhook_events`): written by the worker at each attempt (upsert by
+//!   provider and event id: status, attempts, last error, processing time), with the
+//!   verified raw body, so `seam webhooks replay ID` re-enqueues it from the log (marked
+//!   as a replay, bypassing the dedupe key) rather than from the queue's dead letters,
+//!   which a purge or the Redis stream cap may have dropped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
