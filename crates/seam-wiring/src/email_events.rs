@@ -43,6 +43,13 @@ pub const SENDGRID_MESSAGE_ID_ARG: &str = seam_email_sendgrid::MESSAGE_ID_ARG;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendgridEventError {
+    /// The event's `sg_event_id` is empty or longer than 255 bytes, so it cannot be
+    /// deduplicated.
+    #[error("SendGrid event has an unusable `sg_event_id` ({length} bytes)")]
+    InvalidEventId {
+        /// Its length in bytes.
+        length: usize,
+    },
     /// The event names no recipient.
     #[error("SendGrid event {event_id} has no `email`")]
     MissingRecipient {
@@ -125,6 +132,10 @@ pub fn sendgrid_delivery_event(
     event: &SendgridEvent,
     received_at: DateTime<Utc>,
 ) -> Result<DeliveryEvent, SendgridEventError> {
+    let length = event.sg_event_id.len();
+    if event.sg_event_id.trim().is_empty() || length > 255 {
+        return Err(SendgridEventError::InvalidEventId { length });
+    }
     let email = event
         .email
         .as_deref()
@@ -174,7 +185,7 @@ impl Classify for EmailEventsError {
 pub struct SendgridApplied {
     /// What the stores did with the usable events.
     pub applied: Applied,
-    /// Events left out because they had no valid recipient (logged at `warn`).
+    /// Events left out because they had no valid recipient or event id (logged at `warn`).
     pub skipped: Vec<SendgridEventError>,
 }
 
@@ -244,8 +255,9 @@ impl EmailEventStores {
 
     /// Applies a verified SendGrid Event Webhook body (a JSON array of events): hard
     /// bounces, spam reports and bounce/spam drops suppress their recipient, and every
-    /// event is recorded once by its `sg_event_id`. Events without a valid recipient
-    /// are skipped with a warning; applying the same body again changes nothing.
+    /// event is recorded once by its `sg_event_id`. Events without a valid recipient or
+    /// event id are skipped with a warning (one bad event never blocks its batch).
+    /// Applying the same body again changes nothing.
     ///
     /// # Errors
     ///
@@ -365,7 +377,8 @@ mod tests {
             {"sg_event_id":"1","event":"open","email":"Ada@Example.COM","timestamp":1700000000},
             {"sg_event_id":"2","event":"open","email":"Ada@Example.COM"},
             {"sg_event_id":"3","event":"open"},
-            {"sg_event_id":"4","event":"open","email":"not an address"}
+            {"sg_event_id":"4","event":"open","email":"not an address"},
+            {"sg_event_id":" ","event":"open","email":"ada@example.com"}
         ]"#,
         );
         let first = sendgrid_delivery_event(&events[0], received).unwrap();
@@ -388,6 +401,10 @@ mod tests {
             sendgrid_delivery_event(&events[3], received),
             Err(SendgridEventError::InvalidRecipient { .. })
         ));
+        assert_eq!(
+            sendgrid_delivery_event(&events[4], received),
+            Err(SendgridEventError::InvalidEventId { length: 1 })
+        );
     }
 
     #[tokio::test]
