@@ -4,6 +4,7 @@
 mod broker_restart;
 mod crash;
 mod dlq;
+mod email_events;
 mod flow;
 mod webhooks;
 
