@@ -116,6 +116,19 @@ pub fn provider(
     })
 }
 
+/// Orders' payment records in the service's database (migration 0007).
+///
+/// # Errors
+///
+/// [`StartupError::Adapter`] when the repositories cannot be built over the database.
+pub fn order_payments(
+    database: &seam_sql::Database,
+) -> Result<Arc<dyn OrderPaymentRepository>, StartupError> {
+    seam_repository_sql::SqlRepositories::new(database)
+        .map(|repositories| repositories.order_payments())
+        .map_err(|error| adapter_error("payments repository", error))
+}
+
 /// The payment port behind its breaker, and the payment use case.
 #[derive(Debug)]
 pub struct PaymentComponents {

@@ -9,6 +9,7 @@ pub mod files;
 mod json;
 mod openapi;
 pub mod orders;
+pub mod payments;
 mod problem;
 pub mod signin;
 pub mod users;
@@ -45,6 +46,8 @@ pub use users::UserView;
 pub struct AppState {
     /// The order and user use cases.
     pub orders: Arc<OrderService>,
+    /// Paying and refunding orders, behind the payments breaker.
+    pub payments: Arc<seam_orders::payments::Payments>,
     /// Stored files and their records.
     pub files: files::Files,
 }
@@ -70,6 +73,20 @@ impl Application {
     ///
     /// [`StartupError`] when a dependency cannot be set up or the port is taken.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let alerts = seam_wiring::alerts::alert_service(&settings)?;
+        Self::build_with_alerts(settings, alerts).await
+    }
+
+    /// As [`build`](Self::build), paging through `alerts` instead of the `[alerts]`
+    /// backend (tests watch the pages with an in-memory one).
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build).
+    pub async fn build_with_alerts(
+        settings: Settings,
+        alerts: Arc<dyn seam_alerts::AlertService>,
+    ) -> Result<Self, StartupError> {
         let infrastructure = Infrastructure::build(settings).await?;
         let adapters = Adapters::build(&infrastructure.settings, &infrastructure.database).await?;
         let storage = seam_wiring::FileStorage::build_with_database(
@@ -78,10 +95,21 @@ impl Application {
         )?;
         let mirror_drainer = storage.mirror_drainer();
         storage.register_health(&infrastructure.health);
+        // The provider behind retry and the breaker (`breaker:payments` in /health; its
+        // opening pages through `alerts`).
+        let payment_components = seam_wiring::payments::PaymentComponents::build(
+            &infrastructure.settings,
+            adapters.repositories.orders.clone(),
+            seam_wiring::payments::order_payments(&infrastructure.database)?,
+            alerts,
+            &infrastructure.health,
+            seam_core::SystemClock::shared(),
+        )?;
         // Run the new checks once, so readiness means something from the first request.
         infrastructure.health.check_all().await;
         let state = AppState {
             orders: Arc::new(adapters.order_service(&infrastructure.settings)?),
+            payments: Arc::new(payment_components.payments),
             files: files::Files::new(
                 storage,
                 adapters.repositories.files.clone(),
@@ -205,6 +233,7 @@ fn router(
             axum::routing::post(orders::place_order).get(orders::list_orders),
         )
         .route("/v1/orders/{id}", get(orders::get_order))
+        .merge(payments::routes())
         .route(
             "/v1/users",
             axum::routing::post(users::create_user).get(users::list_users),

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{files, orders, users};
+use crate::{files, orders, payments, users};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -25,6 +25,9 @@ use crate::{files, orders, users};
         files::delete_file,
         files::attach_file,
         files::list_attachments,
+        payments::pay_order,
+        payments::refund_order,
+        payments::get_payment,
     ),
     components(schemas(
         orders::PlaceOrderRequest,
@@ -44,8 +47,13 @@ use crate::{files, orders, users};
         files::AttachRequest,
         files::AttachmentView,
         files::AttachmentList,
+        payments::PayRequest,
+        payments::MethodRequest,
+        payments::RefundRequest,
+        payments::PaymentView,
+        payments::RefundView,
     )),
-    tags((name = "orders"), (name = "users"), (name = "files"))
+    tags((name = "orders"), (name = "users"), (name = "files"), (name = "payments"))
 )]
 pub struct ApiDoc;
 

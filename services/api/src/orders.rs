@@ -100,6 +100,9 @@ pub struct OrderView {
     pub updated_at: DateTime<Utc>,
     /// Its version (for optimistic concurrency).
     pub version: i64,
+    /// Its payment, once one was started (`GET /v1/orders/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<crate::payments::PaymentView>,
 }
 
 impl From<&Order> for OrderView {
@@ -123,6 +126,7 @@ impl From<&Order> for OrderView {
             created_at: order.created_at,
             updated_at: order.updated_at,
             version: order.version,
+            payment: None,
         }
     }
 }
@@ -260,7 +264,13 @@ pub(crate) async fn get_order(
 ) -> Result<Json<OrderView>, ApiError> {
     let id: OrderId = parse_id("id", &id)?;
     let order = state.orders.get_order(id).await?;
-    Ok(Json(OrderView::from(&order)))
+    let mut view = OrderView::from(&order);
+    // The payment lives beside the order; a failure to read it must not hide the order.
+    match state.payments.payment(id).await {
+        Ok(payment) => view.payment = payment.as_ref().map(Into::into),
+        Err(error) => tracing::warn!(error.message = %error, "order payment not read"),
+    }
+    Ok(Json(view))
 }
 
 /// A customer's orders, newest first.

@@ -5,6 +5,7 @@ mod auth;
 mod binary;
 mod files;
 mod orders;
+mod payments;
 mod signin;
 mod users;
 mod webhooks;
