@@ -622,3 +622,45 @@ async fn pending_uploads_page_through_list_multipart_uploads() {
         .unwrap_err();
     assert!(matches!(error, Error::InvalidKey { .. }), "{error}");
 }
+
+#[tokio::test]
+async fn concurrent_creates_are_all_conditional_and_losers_already_exist() {
+    // The server lets the first conditional PUT through and refuses the others with
+    // 412, as S3 does atomically.
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(wiremock::matchers::header("if-none-match", "*"))
+        .respond_with(ResponseTemplate::new(200).insert_header("ETag", "\"w\""))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(wiremock::matchers::header("if-none-match", "*"))
+        .respond_with(s3_error(412, "PreconditionFailed"))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let storage = storage(&server, None, None);
+    let contested = key("contested");
+    let attempts = (0..6).map(|writer| {
+        let (storage, contested) = (&storage, &contested);
+        async move {
+            let options = PutOptions {
+                mode: PutMode::Create,
+                ..PutOptions::default()
+            };
+            storage
+                .put_bytes(contested, format!("writer {writer}").into(), options)
+                .await
+        }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let winners = results.iter().filter(|result| result.is_ok()).count();
+    assert_eq!(winners, 1, "{results:?}");
+    for result in results.iter().filter_map(|result| result.as_ref().err()) {
+        assert!(matches!(result, Error::AlreadyExists { .. }), "{result}");
+    }
+    // Unconditional PUTs would have found no mock (404) above.
+    assert_eq!(server.received_requests().await.unwrap().len(), 6);
+}
