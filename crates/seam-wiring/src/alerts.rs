@@ -168,15 +168,126 @@ impl AlertWatcher {
     }
 
     /// Checks every `alerts.check_interval` until `cancel` fires.
-    pub fn spawn(self, cancel: CancellationToken) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                self.check_once().await;
-                tokio::select! {
-                    () = cancel.cancelled() => break,
-                    () = self.clock.sleep(self.interval) => {}
-                }
+    pub async fn run(self, cancel: CancellationToken) {
+        loop {
+            self.check_once().await;
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = self.clock.sleep(self.interval) => {}
             }
-        })
+        }
+    }
+
+    /// [`run`](Self::run) as a task.
+    pub fn spawn(self, cancel: CancellationToken) -> JoinHandle<()> {
+        tokio::spawn(self.run(cancel))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use seam_alerts::{AlertCall, InMemoryAlerts};
+    use seam_core::{Health, HealthCheck, ManualClock};
+    use seam_health::HealthConfig;
+    use seam_queue::{Consumer, Envelope, MemoryQueue, MemoryQueueConfig, Publisher, QueueBinding};
+
+    use super::*;
+
+    /// A dependency the test takes down and brings back.
+    struct Toggle(AtomicBool);
+
+    #[async_trait]
+    impl HealthCheck for Toggle {
+        fn name(&self) -> &str {
+            "cache"
+        }
+
+        async fn check(&self) -> Health {
+            if self.0.load(Ordering::SeqCst) {
+                Health::up()
+            } else {
+                Health::down("connection refused")
+            }
+        }
+    }
+
+    async fn dead_letter(queue: &MemoryQueue) {
+        queue
+            .publish(
+                "order.created",
+                &Envelope::new("order.created", serde_json::json!({})),
+            )
+            .await
+            .unwrap();
+        let delivery = queue
+            .receive("orders", Duration::from_secs(1))
+            .await
+            .unwrap()
+            .expect("a message");
+        delivery.dead_letter("poison").await.unwrap();
+    }
+
+    fn triggers(alerts: &InMemoryAlerts, key: &str) -> usize {
+        alerts
+            .calls_for(key)
+            .iter()
+            .filter(|call| matches!(call, AlertCall::Trigger(_)))
+            .count()
+    }
+
+    #[tokio::test]
+    async fn dead_letters_above_the_threshold_and_long_outages_page_once() {
+        let mut settings = Settings::default();
+        settings.alerts.dead_letter_threshold = 2;
+        settings.alerts.dead_letter_queues = vec!["orders".to_owned()];
+        settings.alerts.health_down_after = Duration::from_secs(60);
+        let clock = ManualClock::new();
+        let queue = Arc::new(
+            MemoryQueue::with_clock(
+                MemoryQueueConfig::new(vec![QueueBinding::new("orders", "order.*")]),
+                clock.shared(),
+            )
+            .unwrap(),
+        );
+        let health = HealthRegistry::new(HealthConfig::default(), clock.shared());
+        let cache = Arc::new(Toggle(AtomicBool::new(false)));
+        health.register(cache.clone());
+        let alerts = Arc::new(InMemoryAlerts::new());
+        let watcher = AlertWatcher::new(
+            &settings,
+            alerts.clone(),
+            queue.clone(),
+            health.clone(),
+            clock.shared(),
+        );
+
+        // Two dead letters: at the threshold, no page.
+        dead_letter(&queue).await;
+        dead_letter(&queue).await;
+        health.check_all().await;
+        watcher.check_once().await;
+        assert_eq!(triggers(&alerts, "dead-letters:orders"), 0);
+        // Down, but not for long enough yet.
+        assert_eq!(triggers(&alerts, "health:cache"), 0);
+
+        // A third: above it, paged once however often it is checked.
+        dead_letter(&queue).await;
+        clock.advance(Duration::from_secs(61));
+        health.check_all().await;
+        watcher.check_once().await;
+        watcher.check_once().await;
+        assert_eq!(triggers(&alerts, "dead-letters:orders"), 1);
+        assert_eq!(triggers(&alerts, "health:cache"), 1);
+
+        // Purged and recovered: both resolved.
+        queue.purge("orders").await.unwrap();
+        cache.0.store(true, Ordering::SeqCst);
+        health.check_all().await;
+        watcher.check_once().await;
+        assert!(alerts.open_incidents().is_empty(), "{:?}", alerts.calls());
     }
 }

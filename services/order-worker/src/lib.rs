@@ -147,8 +147,28 @@ impl Worker {
         } else {
             tracing::warn!("no payment events sink: webhook events wait in the `webhooks` queue");
         }
+        // Pages on dead letters piling up and on dependencies down for too long.
+        match seam_wiring::alerts::alert_service(settings) {
+            Ok(alerts) => {
+                let watcher = seam_wiring::alerts::AlertWatcher::new(
+                    settings,
+                    alerts,
+                    adapters.queue.dead_letters.clone(),
+                    infrastructure.health.clone(),
+                    seam_core::SystemClock::shared(),
+                );
+                tasks.spawn(watcher.run(work.clone()));
+            }
+            Err(error) => {
+                tracing::error!(error.message = %error, "alerts are off: the alerts backend cannot be built");
+            }
+        }
         if let Some(redis) = webhooks.queue.redis.clone() {
-            tasks.spawn(webhooks::report_lag(redis, Duration::from_secs(5), work.clone()));
+            tasks.spawn(webhooks::report_lag(
+                redis,
+                Duration::from_secs(5),
+                work.clone(),
+            ));
         }
         tracing::info!(
             address = %listener.local_addr()?,
