@@ -655,7 +655,7 @@ async fn the_openapi_document_lists_the_file_routes() {
 #[tokio::test]
 async fn a_signed_in_user_owns_what_they_upload_and_sees_only_their_files() {
     let data = tempfile::tempdir().unwrap();
-    let mut settings = seeded_settings(data.path()).await;
+    let settings = seeded_settings(data.path()).await;
     let mut request = seam_wiring::auth::TokenRequest::new(DEMO_CUSTOMER_ID.to_string());
     request.user_id = Some(seam_core::Id::from_uuid(DEMO_CUSTOMER_ID));
     let token = seam_wiring::auth::issue_token(&settings, &request).unwrap();
