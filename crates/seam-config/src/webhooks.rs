@@ -12,8 +12,9 @@ use crate::integrations::RedisQueueSettings;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WebhookQueue {
-    /// The configured `[queue]` backend (SQL in the embedded default). The AMQP and
-    /// memory backends cannot deduplicate atomically and are refused at start-up.
+    /// The configured `[queue]` backend (SQL in the embedded default). With AMQP, which
+    /// cannot deduplicate and publish atomically, the database's table queue; with the
+    /// memory backend, an in-process queue (API and worker in one process only).
     Same,
     /// A Redis Streams queue of its own, `[webhooks.redis]` (the production profile).
     Redis,

@@ -5,7 +5,8 @@
 //! with `webhooks.queue = "same"` it is the configured `[queue]` backend over the same
 //! database or Redis (SQL in the embedded default); with `"redis"` a Redis Streams queue
 //! of `[webhooks.redis]` (the production profile), so a burst of webhooks never competes
-//! with the order tables.
+//! with the order tables. With the AMQP backend, `"same"` means the database's table
+//! queue: AMQP cannot deduplicate and publish in one atomic step.
 
 use std::sync::Arc;
 
@@ -61,9 +62,8 @@ impl WebhookComponents {
     ///
     /// # Errors
     ///
-    /// [`StartupError::Adapter`] for an endpoint whose secrets or keys are unusable, a
-    /// queue that cannot be reached, or `queue = "same"` on a backend that cannot
-    /// deduplicate atomically (AMQP).
+    /// [`StartupError::Adapter`] for an endpoint whose secrets or keys are unusable, or a
+    /// queue that cannot be reached.
     pub async fn build(settings: &Settings, database: &Database) -> Result<Self, StartupError> {
         let queue = queue(settings, database).await?;
         let ingest = Ingest::new(
@@ -139,7 +139,9 @@ async fn queue(
         (WebhookQueue::Same, QueueBackend::Redis) => {
             redis_queue(settings, &settings.queue.redis).await
         }
-        (WebhookQueue::Same, QueueBackend::Sql) => {
+        // AMQP cannot check-and-publish atomically: its webhooks use the table queue of
+        // the database (always configured), which can.
+        (WebhookQueue::Same, QueueBackend::Sql | QueueBackend::Amqp) => {
             let mut config = seam_queue_sql::SqlQueueConfig::new(vec![ingest::binding()]);
             config.visibility_timeout = settings.queue.visibility_timeout;
             config.poll_interval = settings.queue.poll_interval;
@@ -170,12 +172,5 @@ async fn queue(
                 redis: None,
             })
         }
-        (WebhookQueue::Same, other) => Err(adapter_error(
-            "webhooks.queue",
-            format!(
-                "the {other:?} queue backend cannot deduplicate and enqueue atomically; \
-                 set `webhooks.queue = \"redis\"` (or use the sql or redis queue backend)"
-            ),
-        )),
     }
 }
