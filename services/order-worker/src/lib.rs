@@ -53,9 +53,23 @@ impl Worker {
             &infrastructure.database,
         )
         .await?;
+        // Stripe events from the `webhooks` queue are applied by the payments use case.
+        // `apply_payment_event` never calls the provider, so the worker needs neither its
+        // breaker nor that breaker's health check (the API owns those).
+        let (provider, provider_name) = seam_wiring::payments::provider(&infrastructure.settings)?;
+        let payments = seam_orders::Payments::new(
+            adapters.repositories.orders.clone(),
+            seam_wiring::payments::order_payments(&infrastructure.database)?,
+            provider,
+            provider_name,
+            seam_wiring::alerts::alert_service(&infrastructure.settings)?,
+            infrastructure.settings.alerts.source.clone(),
+            seam_core::SystemClock::shared(),
+        );
+        let payment_events: Arc<dyn webhooks::PaymentEvents> = Arc::new(payments);
         Ok(Self {
             webhooks,
-            payment_events: None,
+            payment_events: Some(payment_events),
             listener,
             shutdown_timeout: worker.shutdown_timeout,
             infrastructure,
@@ -72,8 +86,8 @@ impl Worker {
             .expect("a bound TCP listener has a local address")
     }
 
-    /// Where Stripe payment events from the `webhooks` queue are applied. Without it, the
-    /// webhook consumer does not run and events wait in the queue.
+    /// Where Stripe payment events from the `webhooks` queue are applied: by default the
+    /// `[payments]` use case; tests put a fake here.
     #[must_use]
     pub fn with_payment_events(mut self, sink: Arc<dyn webhooks::PaymentEvents>) -> Self {
         self.payment_events = Some(sink);
