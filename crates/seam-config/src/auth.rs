@@ -42,6 +42,7 @@ impl Default for AuthSettings {
                 "/v1/orders".to_owned(),
                 "/v1/users".to_owned(),
                 "/v1/files".to_owned(),
+                "/v1/webhook-events".to_owned(),
             ],
             session_cookie: "seam_session".to_owned(),
             store: AuthStore::Memory,
@@ -288,7 +289,10 @@ mod tests {
         let settings = AuthSettings::default();
         assert!(settings.problems().is_empty(), "{:?}", settings.problems());
         assert!(settings.enabled);
-        assert_eq!(settings.protect, ["/v1/orders", "/v1/users", "/v1/files"]);
+        assert_eq!(
+            settings.protect,
+            ["/v1/orders", "/v1/users", "/v1/files", "/v1/webhook-events"]
+        );
     }
 
     #[test]

@@ -171,6 +171,7 @@ impl Infrastructure {
         // The recorder must exist before anything records, or start-up metrics are lost
         // (`init_telemetry` installs it too; this covers services built without it).
         seam_telemetry::prometheus::handle();
+        let settings = with_sandbox_webhook_secret(settings);
         let database = connect_database(&settings).await?;
         let health = HealthRegistry::new(settings.health.clone(), SystemClock::shared());
         health.register(Arc::new(database.clone()));
@@ -186,6 +187,37 @@ impl Infrastructure {
     pub fn spawn_health_checks(&self, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
         self.health.spawn(cancel)
     }
+}
+
+/// With the embedded payment sandbox posting its events to this API and no
+/// `[webhooks.stripe]` endpoint configured, a random endpoint secret for this process
+/// only, so the sandbox's signed events verify with nothing configured (`make run`).
+///
+/// The sandbox runs inside the API process and posts to that same process, so a secret
+/// nobody else knows is exactly right; a shipped default secret would be accepted by
+/// every deployment that forgot to configure its own.
+fn with_sandbox_webhook_secret(mut settings: Settings) -> Settings {
+    // Only when the sandbox posts to this very server (not to port 0 in tests, nor to
+    // another deployment).
+    let own_port = format!(":{}/", settings.server.port);
+    let sandbox_posts = settings.payments.backend == seam_config::PaymentsBackend::Sandbox
+        && settings.server.port != 0
+        && settings.payments.sandbox.webhook_url.contains(&own_port);
+    if sandbox_posts && settings.webhooks.stripe.is_none() {
+        let secret = format!(
+            "whsec_{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        settings.webhooks.stripe = Some(seam_config::WebhookEndpointSettings {
+            secrets: vec![secret.into()],
+            ..seam_config::WebhookEndpointSettings::default()
+        });
+        tracing::info!(
+            "payment sandbox: /webhooks/stripe verifies its events with a secret generated for this process"
+        );
+    }
+    settings
 }
 
 /// `GET /health`, `/health/live`, `/health/ready` and `/metrics`.
@@ -278,5 +310,53 @@ impl Infrastructure {
             tracing::warn!(error.message = %error, "health task ended abnormally");
         }
         self.database.close().await;
+    }
+}
+
+#[cfg(test)]
+mod sandbox_secret_tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_posting_to_this_server_gets_a_fresh_secret() {
+        let settings = Settings::default();
+        assert_eq!(settings.server.port, 8080);
+        let first = with_sandbox_webhook_secret(settings.clone());
+        let second = with_sandbox_webhook_secret(settings);
+        let secret = |s: &Settings| {
+            seam_core::ExposeSecret::expose_secret(
+                &s.webhooks.stripe.as_ref().expect("an endpoint").secrets[0],
+            )
+            .clone()
+        };
+        assert!(secret(&first).starts_with("whsec_"));
+        assert_ne!(secret(&first), secret(&second), "one secret per process");
+    }
+
+    #[test]
+    fn configured_endpoints_other_servers_and_port_zero_are_left_alone() {
+        let mut configured = Settings::default();
+        configured.webhooks.stripe = Some(seam_config::WebhookEndpointSettings {
+            secrets: vec!["whsec_configured".to_owned().into()],
+            ..seam_config::WebhookEndpointSettings::default()
+        });
+        let kept = with_sandbox_webhook_secret(configured);
+        assert_eq!(
+            seam_core::ExposeSecret::expose_secret(&kept.webhooks.stripe.unwrap().secrets[0]),
+            "whsec_configured"
+        );
+
+        let mut tests = Settings::default();
+        tests.server.port = 0;
+        assert!(with_sandbox_webhook_secret(tests).webhooks.stripe.is_none());
+
+        let mut elsewhere = Settings::default();
+        elsewhere.payments.sandbox.webhook_url = "http://127.0.0.1:9999/webhooks/stripe".into();
+        assert!(
+            with_sandbox_webhook_secret(elsewhere)
+                .webhooks
+                .stripe
+                .is_none()
+        );
     }
 }

@@ -154,4 +154,3 @@ pub(crate) async fn create_only_large_body(storage: &dyn ObjectStorage, prefix: 
     assert!(storage.get_bytes(&key).await.unwrap() == data);
     storage.delete(&key).await.unwrap();
 }
-

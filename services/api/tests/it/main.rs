@@ -52,8 +52,9 @@ pub(crate) fn admin_token(settings: &Settings) -> String {
 /// A client sending `Authorization: Bearer <token>` with every request.
 pub(crate) fn authorized_client(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
-    let mut value: reqwest::header::HeaderValue =
-        format!("Bearer {token}").parse().expect("a token is a header value");
+    let mut value: reqwest::header::HeaderValue = format!("Bearer {token}")
+        .parse()
+        .expect("a token is a header value");
     value.set_sensitive(true);
     headers.insert(reqwest::header::AUTHORIZATION, value);
     reqwest::Client::builder()

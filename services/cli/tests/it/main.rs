@@ -106,11 +106,11 @@ fn an_unknown_version_is_refused_and_nothing_is_reverted() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display());
     stdout(&seam(&url, &["migrate", "up"]));
-    let output = seam(&url, &["migrate", "down", "--to", "7"]);
+    let output = seam(&url, &["migrate", "down", "--to", "77"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.starts_with("seam: "), "{stderr}");
-    assert!(stderr.contains('7'), "{stderr}");
+    assert!(stderr.contains("77"), "{stderr}");
     let status = stdout(&seam(&url, &["migrate", "status"]));
     assert!(!status.contains("pending"), "{status}");
 }
