@@ -14,10 +14,12 @@ const MAX_PREFIX_LEN: usize = 128;
 /// The Redis Streams queue's settings.
 ///
 /// ```
+/// use seam_queue::QueueBinding;
 /// use seam_queue_redis::RedisQueueConfig;
 ///
 /// let config = RedisQueueConfig {
 ///     key_prefix: "shop:queue".into(),
+///     bindings: vec![QueueBinding::new("orders", "order.*")],
 ///     ..RedisQueueConfig::default()
 /// };
 /// assert!(config.validate().is_ok());
