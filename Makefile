@@ -19,7 +19,7 @@ build: ## Build the binaries (debug).
 
 test: ## Run the whole suite (needs Postgres, Redis, RabbitMQ: `make services`).
 	$(CARGO) nextest run --workspace --no-fail-fast
-	$(CARGO) test --workspace --doc
+	$(CARGO) test --workspace --doc --no-fail-fast
 
 lint: ## Formatting and clippy, warnings as errors.
 	$(CARGO) fmt --all -- --check
