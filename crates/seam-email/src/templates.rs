@@ -36,6 +36,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         "order_rejection.html",
         include_str!("../templates/order_rejection.html"),
     ),
+    (
+        "payment_failed.subject.txt",
+        include_str!("../templates/payment_failed.subject.txt"),
+    ),
+    (
+        "payment_failed.txt",
+        include_str!("../templates/payment_failed.txt"),
+    ),
+    (
+        "payment_failed.html",
+        include_str!("../templates/payment_failed.html"),
+    ),
 ];
 
 /// What the order templates show.
@@ -123,7 +135,8 @@ impl Default for Templates {
 
 impl Templates {
     /// The names of the embedded templates.
-    pub const NAMES: &'static [&'static str] = &["order_confirmation", "order_rejection"];
+    pub const NAMES: &'static [&'static str] =
+        &["order_confirmation", "order_rejection", "payment_failed"];
 
     /// Loads the embedded templates.
     ///
@@ -157,6 +170,15 @@ impl Templates {
     /// [`Error::Invalid`] when the context does not fit the template.
     pub fn order_rejection(&self, context: &OrderEmail) -> Result<RenderedEmail> {
         self.render("order_rejection", context)
+    }
+
+    /// The notice that a payment for an order failed (`reason` says why, safely).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when the context does not fit the template.
+    pub fn payment_failed(&self, context: &OrderEmail) -> Result<RenderedEmail> {
+        self.render("payment_failed", context)
     }
 
     /// Renders the three parts of template `name` (one of [`Self::NAMES`]).

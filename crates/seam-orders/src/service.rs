@@ -373,6 +373,52 @@ impl OrderService {
         Ok(true)
     }
 
+    /// Tells the customer that a payment for `order_id` failed, with `reason` (the
+    /// provider's customer-safe message).
+    ///
+    /// The message id is derived from the provider's event id
+    /// (`order-<order id>-payment-failed-<event id>`), so a redelivered event re-sends the
+    /// same message, which deduplicating adapters deliver once (as the order e-mails).
+    ///
+    /// # Errors
+    ///
+    /// [`OrdersError::NotFound`], [`OrdersError::Email`] (transient or permanent as the
+    /// e-mail port says).
+    #[tracing::instrument(skip_all, fields(order_id = %order_id))]
+    pub async fn send_payment_failed_email(
+        &self,
+        order_id: OrderId,
+        reason: &str,
+        event_id: &str,
+    ) -> Result<()> {
+        let order = self.get_order(order_id).await?;
+        let customer = self.repositories.users.get(order.customer_id).await?;
+        let mut context = OrderEmail::from_order(&order, customer.name.clone())?;
+        context.reason = Some(reason.to_owned()).filter(|reason| !reason.trim().is_empty());
+        let rendered = self.email.templates.payment_failed(&context)?;
+        let event: String = event_id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+            .take(100)
+            .collect();
+        let message = EmailMessage::builder()
+            .from(self.email.from.clone())
+            .to(Mailbox::named(
+                customer.name.clone(),
+                customer.email.clone(),
+            ))
+            .rendered(rendered)
+            .header("X-Seam-Order-Id", order.id.to_string())
+            .message_id(MessageId::new(format!(
+                "order-{order_id}-payment-failed-{event}"
+            ))?)
+            .build()?;
+        self.email.service.send(&message).await?;
+        metrics::counter!("seam_order_emails_sent_total", "status" => "payment_failed")
+            .increment(1);
+        Ok(())
+    }
+
     /// Whether `consumer` recorded `envelope` already, without recording it.
     async fn already_processed(&self, consumer: &str, envelope: &Envelope) -> Result<bool> {
         // The inbox only has "record if new"; recording and rolling back reads it

@@ -66,7 +66,8 @@ impl Worker {
             infrastructure.settings.alerts.source.clone(),
             seam_core::SystemClock::shared(),
         );
-        let payment_events: Arc<dyn webhooks::PaymentEvents> = Arc::new(payments);
+        let payment_events: Arc<dyn webhooks::PaymentEvents> =
+            Arc::new(webhooks::NotifyingPayments::new(payments, service.clone()));
         Ok(Self {
             webhooks,
             payment_events: Some(payment_events),

@@ -60,21 +60,74 @@ pub trait PaymentEvents: std::fmt::Debug + Send + Sync + 'static {
 #[async_trait]
 impl PaymentEvents for seam_orders::Payments {
     async fn apply(&self, event: &PaymentEvent) -> Result<PaymentApplied, OrdersError> {
-        match self.apply_payment_event(event).await {
-            Ok(seam_orders::EventOutcome::Ignored { reason }) => {
-                Ok(PaymentApplied::Ignored(reason))
-            }
-            Ok(outcome) => Ok(PaymentApplied::Done(format!("{outcome:?}"))),
-            Err(seam_orders::PaymentsError::Repository(error)) => Err(error.into()),
-            // `OrdersError` has no payments variant: the error travels with its kind, so
-            // the consumer loop retries or dead-letters it as the payments use case says.
-            Err(error) => {
-                let kind = error.kind();
-                Err(OrdersError::Queue(seam_queue::Error::backend(
-                    "payments", kind, error,
-                )))
+        applied(self.apply_payment_event(event).await)
+    }
+}
+
+/// A use-case result as the handler logs it.
+fn applied(
+    outcome: Result<seam_orders::EventOutcome, seam_orders::PaymentsError>,
+) -> Result<PaymentApplied, OrdersError> {
+    match outcome {
+        Ok(seam_orders::EventOutcome::Ignored { reason }) => Ok(PaymentApplied::Ignored(reason)),
+        Ok(outcome) => Ok(PaymentApplied::Done(format!("{outcome:?}"))),
+        Err(seam_orders::PaymentsError::Repository(error)) => Err(error.into()),
+        // `OrdersError` has no payments variant: the error travels with its kind, so
+        // the consumer loop retries or dead-letters it as the payments use case says.
+        Err(error) => {
+            let kind = error.kind();
+            Err(OrdersError::Queue(seam_queue::Error::backend(
+                "payments", kind, error,
+            )))
+        }
+    }
+}
+
+/// The payments use case, and the e-mail that tells the customer a payment failed.
+///
+/// The e-mail goes out when a `payment_failed` event moved the payment to `failed`, and
+/// again when the same event comes back with the payment still `failed` (a retry after
+/// the send failed, or an operator's replay): its message id is derived from the event
+/// id, so adapters that deduplicate deliver it once.
+#[derive(Debug)]
+pub struct NotifyingPayments {
+    payments: seam_orders::Payments,
+    orders: Arc<seam_orders::OrderService>,
+}
+
+impl NotifyingPayments {
+    /// `payments`, e-mailing through `orders`.
+    pub fn new(payments: seam_orders::Payments, orders: Arc<seam_orders::OrderService>) -> Self {
+        Self { payments, orders }
+    }
+}
+
+#[async_trait]
+impl PaymentEvents for NotifyingPayments {
+    async fn apply(&self, event: &PaymentEvent) -> Result<PaymentApplied, OrdersError> {
+        let outcome = self.payments.apply_payment_event(event).await;
+        if let (PaymentEventKind::PaymentFailed { failure }, Ok(outcome)) = (&event.kind, &outcome)
+        {
+            let failed_order = match outcome {
+                seam_orders::EventOutcome::Applied { order_id, status }
+                    if *status == seam_payments::PaymentStatus::Failed =>
+                {
+                    Some(*order_id)
+                }
+                seam_orders::EventOutcome::Unchanged { order_id, status }
+                    if status == seam_payments::PaymentStatus::Failed.as_str() =>
+                {
+                    Some(*order_id)
+                }
+                _ => None,
+            };
+            if let Some(order_id) = failed_order {
+                self.orders
+                    .send_payment_failed_email(order_id, &failure.message, &event.id)
+                    .await?;
             }
         }
+        applied(outcome)
     }
 }
 

@@ -417,3 +417,65 @@ async fn a_failing_event_is_logged_failed_then_processed_on_retry() {
     assert_eq!(stack.payments.count(), 1);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_payment_is_recorded_and_the_customer_is_told_once() {
+    let data = tempfile::tempdir().unwrap();
+    let settings = settings(data.path());
+    let mail_dir = settings.email_dir();
+    let database = Database::connect(&seam_wiring::sql_config(&settings))
+        .await
+        .expect("database opens");
+    database.migrate_up().await.expect("migrations apply");
+    database.seed().await.expect("seed loads");
+    let adapters = seam_wiring::Adapters::build(&settings, &database)
+        .await
+        .expect("adapters build");
+    let orders = Arc::new(adapters.order_service(&settings).expect("order service"));
+    let payments = seam_orders::Payments::new(
+        adapters.repositories.orders.clone(),
+        Arc::new(seam_repository::MemoryOrderPayments::new()),
+        Arc::new(seam_payments::InMemoryPayments::new()),
+        "stripe",
+        Arc::new(seam_alerts::InMemoryAlerts::new()),
+        "order-worker-tests",
+        seam_core::SystemClock::shared(),
+    );
+    let sink: Arc<dyn PaymentEvents> = Arc::new(
+        seam_order_worker::webhooks::NotifyingPayments::new(payments, orders),
+    );
+    let client = crate::api_client(&settings);
+    let stack = Stack::start_with(settings, RecordingPayments::default(), Some(sink)).await;
+    let response = client
+        .post(format!("{}/v1/orders", stack.api))
+        .json(&serde_json::json!({
+            "customer_id": seam_sql::DEMO_CUSTOMER_ID.to_string(),
+            "currency": "EUR",
+            "lines": [{"sku": seam_sql::DEMO_PRODUCTS[0].sku, "quantity": 1}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    let order: serde_json::Value = response.json().await.unwrap();
+    let order_id = order["id"].as_str().unwrap().to_owned();
+
+    let body = format!(
+        r#"{{"id":"evt_failed_1","object":"event","type":"payment_intent.payment_failed","created":1750000000,"data":{{"object":{{"id":"pi_failed_1","object":"payment_intent","amount":1999,"currency":"eur","status":"requires_payment_method","last_payment_error":{{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds."}},"metadata":{{"order_id":"{order_id}"}}}}}}}}"#
+    );
+    assert_eq!(stack.deliver(&body).await, reqwest::StatusCode::ACCEPTED);
+    stack
+        .logged("evt_failed_1", WebhookEventStatus::Processed)
+        .await;
+
+    let notices: Vec<String> = std::fs::read_dir(&mail_dir)
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .filter(|mail| mail.contains("did not go through"))
+        .collect();
+    assert_eq!(notices.len(), 1, "one payment-failed e-mail: {notices:?}");
+    assert!(notices[0].contains(&order_id));
+    assert!(notices[0].contains("insufficient funds"), "{}", notices[0]);
+    stack.stop().await;
+    database.close().await;
+}
