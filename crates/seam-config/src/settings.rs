@@ -207,6 +207,20 @@ pub struct WorkerSettings {
     /// How long shutdown waits for in-flight work.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// How long outbox rows claimed by a relay stay reserved for it: after a crash, its
+    /// rows are published by another relay once this has passed. Longer than a publish
+    /// takes; short enough that a crash delays events little.
+    #[serde(with = "humantime_serde")]
+    pub relay_lease: Duration,
+    /// Outbox rows a relay claims per round.
+    pub relay_batch: u32,
+    /// The delay before a failed message is delivered again; doubled each time (with
+    /// jitter) up to `retry_max_delay`.
+    #[serde(with = "humantime_serde")]
+    pub retry_base_delay: Duration,
+    /// The longest delay between two deliveries of a failing message.
+    #[serde(with = "humantime_serde")]
+    pub retry_max_delay: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -216,6 +230,10 @@ impl Default for WorkerSettings {
             port: 8081,
             concurrency: 4,
             shutdown_timeout: Duration::from_secs(30),
+            relay_lease: Duration::from_secs(10),
+            relay_batch: 100,
+            retry_base_delay: Duration::from_secs(1),
+            retry_max_delay: Duration::from_secs(60),
         }
     }
 }
@@ -233,6 +251,23 @@ impl WorkerSettings {
                 "`worker.concurrency`: expected 1 to 1024, found {}",
                 self.concurrency
             ));
+        }
+        if self.relay_lease < Duration::from_secs(1) {
+            problems.push("`worker.relay_lease`: must be at least 1s".to_owned());
+        }
+        if self.relay_batch == 0 || self.relay_batch > 10_000 {
+            problems.push(format!(
+                "`worker.relay_batch`: expected 1 to 10000, found {}",
+                self.relay_batch
+            ));
+        }
+        if self.retry_base_delay.is_zero() {
+            problems.push("`worker.retry_base_delay`: must be greater than zero".to_owned());
+        }
+        if self.retry_max_delay < self.retry_base_delay {
+            problems.push(
+                "`worker.retry_max_delay`: must be at least `worker.retry_base_delay`".to_owned(),
+            );
         }
         problems
     }

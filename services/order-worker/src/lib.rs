@@ -125,12 +125,17 @@ impl Worker {
         let relay = OutboxRelay::new(
             adapters.repositories.outbox.clone(),
             adapters.queue.publisher.clone(),
-            RelayConfig::default(),
+            RelayConfig {
+                lease: settings.worker.relay_lease,
+                batch: settings.worker.relay_batch,
+                ..RelayConfig::default()
+            },
         );
         tasks.spawn(relay.run(work.clone()));
         let schedule = RetrySchedule {
             max_attempts: settings.queue.max_attempts,
-            ..RetrySchedule::default()
+            base_delay: settings.worker.retry_base_delay,
+            max_delay: settings.worker.retry_max_delay,
         };
         for queue in [ORDERS_QUEUE, EMAILS_QUEUE] {
             let consumer = Arc::new(ConsumerLoop::new(

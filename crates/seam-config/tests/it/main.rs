@@ -171,6 +171,34 @@ fn postgres_needs_a_url_and_the_right_scheme() {
 }
 
 #[test]
+fn worker_relay_and_retry_timings_are_settings_and_checked() {
+    Jail::expect_with(|jail| {
+        jail.set_env("SEAM_WORKER__RELAY_LEASE", "5s");
+        jail.set_env("SEAM_WORKER__RETRY_BASE_DELAY", "250ms");
+        let settings = load(jail).expect("valid timings");
+        assert_eq!(settings.worker.relay_lease, Duration::from_secs(5));
+        assert_eq!(settings.worker.retry_base_delay, Duration::from_millis(250));
+
+        jail.set_env("SEAM_WORKER__RELAY_LEASE", "10ms");
+        jail.set_env("SEAM_WORKER__RETRY_MAX_DELAY", "100ms");
+        let problems = problems(jail);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("`worker.relay_lease`: must be at least 1s")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("`worker.retry_max_delay`")),
+            "{problems:?}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
 fn every_semantic_problem_is_reported_at_once() {
     Jail::expect_with(|jail| {
         jail.set_env("SEAM_WORKER__CONCURRENCY", "0");
