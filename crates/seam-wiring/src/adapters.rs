@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use seam_cache::{DynCache, InMemoryCache};
 use seam_config::{CacheBackend, EmailBackend, QueueBackend, Settings};
-use seam_core::{ExposeSecret, SystemClock};
+use seam_core::{ExposeSecret, HealthCheck, SystemClock};
 use seam_email::{EmailService, Templates};
+use seam_health::{CheckOptions, HealthRegistry};
 use seam_orders::{EmailSender, OrderService, bindings, parse_mailbox};
 use seam_queue::{Consumer, DeadLetters, Publisher};
 use seam_repository::{RepositoryPorts, UserRepository};
@@ -44,6 +45,34 @@ pub struct Adapters {
     pub queue: QueuePorts,
     /// The configured e-mail service.
     pub email: Arc<dyn EmailService>,
+    /// What `/health` should watch besides the database: the queue when it is not the
+    /// database's own, and a shared cache.
+    health: AdapterHealth,
+}
+
+/// The health check of an adapter, when it has a server of its own to watch.
+type MaybeCheck = Option<Arc<dyn HealthCheck>>;
+
+/// The health checks of the adapters that talk to a server of their own.
+#[derive(Clone, Default)]
+struct AdapterHealth {
+    queue: Option<Arc<dyn HealthCheck>>,
+    cache: Option<Arc<dyn HealthCheck>>,
+}
+
+impl std::fmt::Debug for AdapterHealth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdapterHealth")
+            .field(
+                "queue",
+                &self.queue.as_ref().map(|check| check.name().to_owned()),
+            )
+            .field(
+                "cache",
+                &self.cache.as_ref().map(|check| check.name().to_owned()),
+            )
+            .finish()
+    }
 }
 
 fn adapter_error(what: &'static str, error: impl std::fmt::Display) -> StartupError {
@@ -61,8 +90,9 @@ impl Adapters {
     /// [`StartupError::Adapter`] naming the adapter that could not be built.
     pub async fn build(settings: &Settings, database: &Database) -> Result<Self, StartupError> {
         let mut repositories = repositories(database)?;
-        repositories.users = cache_users(settings, repositories.users)?;
-        let queue = queue(settings, database).await?;
+        let (users, cache_health) = cache_users(settings, repositories.users)?;
+        repositories.users = users;
+        let (queue, queue_health) = queue(settings, database).await?;
         // Every service refuses suppressed recipients and answers `status` from the
         // delivery events the webhook consumer records in the same database.
         let email = crate::email_events::EmailEventStores::sql(database).wrap(email(settings)?);
@@ -70,7 +100,29 @@ impl Adapters {
             repositories,
             queue,
             email,
+            health: AdapterHealth {
+                queue: queue_health,
+                cache: cache_health,
+            },
         })
+    }
+
+    /// Registers the health checks of the queue (RabbitMQ or Redis; a SQL queue is the
+    /// database, already checked) and of a Redis cache. The queue is `queue_critical` (the
+    /// worker cannot work without it; the API only writes the outbox, so for it a broker
+    /// outage is degraded, not unready). The cache is never critical: reads bypass it.
+    pub fn register_health(&self, registry: &HealthRegistry, queue_critical: bool) {
+        if let Some(queue) = &self.health.queue {
+            let options = if queue_critical {
+                CheckOptions::default()
+            } else {
+                CheckOptions::non_critical()
+            };
+            registry.register_with(queue.clone(), options);
+        }
+        if let Some(cache) = &self.health.cache {
+            registry.register_with(cache.clone(), CheckOptions::non_critical());
+        }
     }
 
     /// The order use cases over these adapters.
@@ -119,10 +171,11 @@ const MEMORY_CACHE_MAX_USERS: usize = 10_000;
 fn cache_users(
     settings: &Settings,
     users: Arc<dyn UserRepository>,
-) -> Result<Arc<dyn UserRepository>, StartupError> {
+) -> Result<(Arc<dyn UserRepository>, MaybeCheck), StartupError> {
     let cache_settings = &settings.cache;
+    let mut health: Option<Arc<dyn HealthCheck>> = None;
     let cache: Arc<DynCache> = match cache_settings.backend {
-        CacheBackend::None => return Ok(users),
+        CacheBackend::None => return Ok((users, None)),
         CacheBackend::Memory => Arc::new(InMemoryCache::bounded(
             SystemClock::shared(),
             MEMORY_CACHE_MAX_USERS,
@@ -132,19 +185,24 @@ fn cache_users(
                 cache_settings.redis_url.expose_secret().clone(),
                 cache_settings.key_prefix.clone(),
             );
-            Arc::new(
+            let redis = Arc::new(
                 config
                     .build()
                     .map_err(|error| adapter_error("cache (redis)", error))?,
-            )
+            );
+            health = Some(redis.clone());
+            redis
         }
     };
     let cached = CachedUserRepository::new(users, cache, cache_settings.ttl)
         .map_err(|error| adapter_error("cache.ttl", error))?;
-    Ok(Arc::new(cached))
+    Ok((Arc::new(cached), health))
 }
 
-async fn queue(settings: &Settings, database: &Database) -> Result<QueuePorts, StartupError> {
+async fn queue(
+    settings: &Settings,
+    database: &Database,
+) -> Result<(QueuePorts, MaybeCheck), StartupError> {
     let queue_settings = &settings.queue;
     match queue_settings.backend {
         QueueBackend::Sql => {
@@ -153,14 +211,15 @@ async fn queue(settings: &Settings, database: &Database) -> Result<QueuePorts, S
             config.poll_interval = queue_settings.poll_interval;
             let queue = seam_queue_sql::SqlQueue::new(database.clone(), config)
                 .map_err(|error| adapter_error("queue (sql)", error))?;
-            Ok(QueuePorts::from_shared(Arc::new(queue)))
+            // The database's own health check covers it.
+            Ok((QueuePorts::from_shared(Arc::new(queue)), None))
         }
         QueueBackend::Memory => {
             let mut config = seam_queue::MemoryQueueConfig::new(bindings());
             config.visibility_timeout = queue_settings.visibility_timeout;
             let queue = seam_queue::MemoryQueue::new(config)
                 .map_err(|error| adapter_error("queue (memory)", error))?;
-            Ok(QueuePorts::from_shared(Arc::new(queue)))
+            Ok((QueuePorts::from_shared(Arc::new(queue)), None))
         }
         QueueBackend::Redis => {
             let redis = &queue_settings.redis;
@@ -177,7 +236,8 @@ async fn queue(settings: &Settings, database: &Database) -> Result<QueuePorts, S
                 .connect()
                 .await
                 .map_err(|error| adapter_error("queue (redis)", error))?;
-            Ok(QueuePorts::from_shared(Arc::new(queue)))
+            let queue = Arc::new(queue);
+            Ok((QueuePorts::from_shared(queue.clone()), Some(queue)))
         }
         QueueBackend::Amqp => {
             let amqp = &queue_settings.amqp;
@@ -199,7 +259,8 @@ async fn queue(settings: &Settings, database: &Database) -> Result<QueuePorts, S
                 .connect()
                 .await
                 .map_err(|error| adapter_error("queue (amqp)", error))?;
-            Ok(QueuePorts::from_shared(Arc::new(queue)))
+            let queue = Arc::new(queue);
+            Ok((QueuePorts::from_shared(queue.clone()), Some(queue)))
         }
     }
 }

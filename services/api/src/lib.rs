@@ -95,6 +95,8 @@ impl Application {
         )?;
         let mirror_drainer = storage.mirror_drainer();
         storage.register_health(&infrastructure.health);
+        // The API only writes the outbox: a broker outage degrades it, never unreadies it.
+        adapters.register_health(&infrastructure.health, false);
         // The provider behind retry and the breaker (`breaker:payments` in /health; its
         // opening pages through `alerts`).
         let payment_components = seam_wiring::payments::PaymentComponents::build(

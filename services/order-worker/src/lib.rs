@@ -45,6 +45,8 @@ impl Worker {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let infrastructure = Infrastructure::build(settings).await?;
         let adapters = Adapters::build(&infrastructure.settings, &infrastructure.database).await?;
+        // The worker cannot work without its queue: a broker outage makes it unready.
+        adapters.register_health(&infrastructure.health, true);
         let service = Arc::new(adapters.order_service(&infrastructure.settings)?);
         let worker = &infrastructure.settings.worker;
         let listener = seam_wiring::bind(worker.address()).await?;

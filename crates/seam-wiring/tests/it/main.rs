@@ -1,3 +1,4 @@
 //! The composition: what the settings build.
 
 mod cache;
+mod health;
