@@ -26,6 +26,7 @@ mod postgres;
 pub mod process;
 mod services;
 mod sqlite;
+pub mod storage;
 pub mod stripe_mock;
 
 pub use logging::{TEST_LOG_ENV, init_test_logging};

@@ -3,44 +3,17 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use seam_storage::conformance::{self, Capabilities, SignedUrlClient};
-use seam_storage::{BoxError, ObjectStorage};
+use seam_storage::ObjectStorage;
+use seam_storage::conformance::{self, Capabilities};
 use seam_storage_object_store::ObjectStoreConfig;
+use seam_testkit::storage::HttpSignedUrlClient;
 
 use crate::support::s3_storage;
-
-/// Signed URLs tried the way a browser or `curl` would: no credentials, just the URL.
-#[derive(Debug, Default)]
-struct Reqwest(reqwest::Client);
-
-#[async_trait]
-impl SignedUrlClient for Reqwest {
-    async fn get(&self, url: &str) -> Result<(u16, Bytes), BoxError> {
-        let response = self.0.get(url).send().await?;
-        let status = response.status().as_u16();
-        Ok((status, response.bytes().await?))
-    }
-
-    async fn put(
-        &self,
-        url: &str,
-        body: Bytes,
-        content_type: Option<&str>,
-    ) -> Result<u16, BoxError> {
-        let mut request = self.0.put(url).body(body);
-        if let Some(content_type) = content_type {
-            request = request.header(reqwest::header::CONTENT_TYPE, content_type);
-        }
-        Ok(request.send().await?.status().as_u16())
-    }
-}
 
 fn s3_caps() -> Capabilities {
     Capabilities {
         signed_urls: true,
-        signed_url_client: Some(Arc::new(Reqwest::default())),
+        signed_url_client: Some(Arc::new(HttpSignedUrlClient::default())),
         ..Capabilities::default()
     }
 }

@@ -2,43 +2,16 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use seam_storage::conformance::{self, Capabilities, SignedUrlClient};
-use seam_storage::{BoxError, ObjectStorage};
+use seam_storage::ObjectStorage;
+use seam_storage::conformance::{self, Capabilities};
+use seam_testkit::storage::HttpSignedUrlClient;
 
 use crate::test_storage;
-
-/// Tries signed URLs with plain `reqwest`: no credentials, no SDK.
-#[derive(Debug, Default)]
-struct Reqwest(reqwest::Client);
-
-#[async_trait]
-impl SignedUrlClient for Reqwest {
-    async fn get(&self, url: &str) -> Result<(u16, Bytes), BoxError> {
-        let answer = self.0.get(url).send().await?;
-        let status = answer.status().as_u16();
-        Ok((status, answer.bytes().await?))
-    }
-
-    async fn put(
-        &self,
-        url: &str,
-        body: Bytes,
-        content_type: Option<&str>,
-    ) -> Result<u16, BoxError> {
-        let mut request = self.0.put(url).body(body);
-        if let Some(content_type) = content_type {
-            request = request.header(reqwest::header::CONTENT_TYPE, content_type);
-        }
-        Ok(request.send().await?.status().as_u16())
-    }
-}
 
 fn caps() -> Capabilities {
     Capabilities {
         signed_urls: true,
-        signed_url_client: Some(Arc::new(Reqwest::default())),
+        signed_url_client: Some(Arc::new(HttpSignedUrlClient::default())),
         ..Capabilities::default()
     }
 }
