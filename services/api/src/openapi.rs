@@ -1,7 +1,8 @@
 //! The OpenAPI document, generated from the handlers and served at `/openapi.json`.
 
 use axum::Json;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 use crate::{files, orders, payments, users};
 
@@ -53,9 +54,35 @@ use crate::{files, orders, payments, users};
         payments::PaymentView,
         payments::RefundView,
     )),
-    tags((name = "orders"), (name = "users"), (name = "files"), (name = "payments"))
+    tags((name = "orders"), (name = "users"), (name = "files"), (name = "payments")),
+    modifiers(&Credentials),
+    security(("bearer" = []), ("session" = []))
 )]
 pub struct ApiDoc;
+
+/// The two credentials `auth.protect` accepts: a bearer JWT (Seam's own, from
+/// `seam token issue` or `POST /oauth/token`, or a trusted issuer's) or the sign-in
+/// session cookie.
+struct Credentials;
+
+impl Modify for Credentials {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("seam_session"))),
+        );
+    }
+}
 
 pub(crate) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())

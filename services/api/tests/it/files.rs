@@ -649,6 +649,17 @@ async fn the_openapi_document_lists_the_file_routes() {
         document["paths"]["/v1/files"]["post"]["requestBody"]["content"]["multipart/form-data"]
             .is_object()
     );
+    // Both credentials the protected routes take are described.
+    let schemes = &document["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["bearer"]["bearerFormat"], "JWT");
+    assert_eq!(schemes["session"]["in"], "cookie");
+    assert_eq!(schemes["session"]["name"], "seam_session");
+    assert!(
+        document["security"]
+            .as_array()
+            .is_some_and(|all| all.len() == 2)
+    );
     app.stop().await;
 }
 
