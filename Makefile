@@ -31,6 +31,7 @@ fmt: ## Format the code.
 bench: ## Run the benchmarks (release build); each prints its figure beside its floor.
 	$(CARGO) bench --workspace
 	$(CARGO) run --release -p seam-bench-order-flow -- all
+	$(CARGO) run --release -p seam-bench-webhook-ingest
 
 migrate: build ## Apply pending migrations to the configured database.
 	$(SEAM) migrate up
